@@ -1,0 +1,57 @@
+"""Small building layers shared by the blocks: conv-BN-act, eSE, channel shuffle."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def activation(name: str) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "relu6":
+        return nn.ReLU6(inplace=True)
+    if name == "hswish":
+        return nn.Hardswish(inplace=True)
+    if name == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+class ConvBNAct(nn.Sequential):
+    """Conv2d (no bias) + BatchNorm + activation; padding keeps 'same' size at stride 1."""
+
+    def __init__(self, in_ch, out_ch, kernel=1, stride=1, groups=1, dilation=1, act="relu",
+                 padding=None):
+        if padding is None:
+            padding = dilation * (kernel - 1) // 2
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, kernel, stride, padding, dilation=dilation,
+                      groups=groups, bias=False),
+            nn.BatchNorm2d(out_ch),
+            activation(act),
+        )
+
+
+class ESE(nn.Module):
+    """Effective squeeze-excitation (VoVNetV2): global pool, 1x1 conv C->C, hard-sigmoid, scale."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Conv2d(channels, channels, 1, bias=True)
+        self.gate = nn.Hardsigmoid()
+
+    def forward(self, x):
+        return x * self.gate(self.fc(self.pool(x)))
+
+
+class ChannelShuffle(nn.Module):
+    """Mixes channels across groups after a grouped pointwise conv (ShuffleNet / FBNet)."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        return x.view(b, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(b, c, h, w)

@@ -1,0 +1,45 @@
+"""The one registry of search spaces."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class SpaceEntry:
+    name: str
+    builder: Callable[..., nn.Module]  # builder(chooser, **kwargs)
+    tiny_kwargs: dict = field(default_factory=dict)  # a small instance for tests
+    input_channels: int = 3
+
+
+_SPACES: dict[str, SpaceEntry] = {}
+
+
+def register_space(name: str, tiny_kwargs: dict | None = None):
+    """Class decorator: ``@register_space("pfld_fbnet")``."""
+
+    def wrap(cls):
+        if name in _SPACES:
+            raise ValueError(f"space {name!r} is already registered")
+        _SPACES[name] = SpaceEntry(name, cls, dict(tiny_kwargs or {}))
+        cls.space_name = name
+        return cls
+
+    return wrap
+
+
+def get_space(name: str) -> SpaceEntry:
+    if name not in _SPACES:
+        raise KeyError(f"unknown space {name!r}; registered: {list_spaces()}")
+    return _SPACES[name]
+
+
+def create_space(name: str, chooser, **kwargs) -> nn.Module:
+    return get_space(name).builder(chooser, **kwargs)
+
+
+def list_spaces() -> list[str]:
+    return sorted(_SPACES)

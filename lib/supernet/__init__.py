@@ -1,0 +1,7 @@
+"""MixedOp, Gumbel sampling, derive, subnet and weight inheritance."""
+from .mixed_op import MixedOp, SupernetChooser
+from .subnet import build_subnet, inherit_weights, inheritance_map
+from .supernet import GUMBEL_MODES, Supernet, temperature
+
+__all__ = ["GUMBEL_MODES", "MixedOp", "Supernet", "SupernetChooser", "build_subnet",
+           "inherit_weights", "inheritance_map", "temperature"]

@@ -1,0 +1,40 @@
+"""MixedOp and the chooser that builds the supernet."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..ops import build_op
+from ..spaces.choosers import Chooser, Slot
+
+
+class MixedOp(nn.Module):
+    """All candidates of one slot. ``weights`` (set by the Supernet once per step) is a vector
+    over candidates: a soft Gumbel sample or a straight-through one-hot.
+
+    With a one-hot sample (hard mode, or a fixed architecture) only the chosen candidate runs;
+    its output is multiplied by the weight, which is 1 in value but carries the
+    straight-through gradient to the architecture logits.
+    """
+
+    def __init__(self, slot: Slot):
+        super().__init__()
+        self.label = slot.label
+        self.candidates = slot.candidates
+        self.ops = nn.ModuleList(build_op(op, slot.in_ch, slot.out_ch, slot.stride)
+                                 for op in slot.candidates)
+        self.weights: torch.Tensor | None = None
+        self.active: int | None = None  # index when the sample is one-hot, else None
+
+    def forward(self, x):
+        if self.weights is None:
+            raise RuntimeError(f"MixedOp {self.label!r}: no sample set; call "
+                               "Supernet.sample() or Supernet.fix() before forward")
+        if self.active is not None:
+            return self.ops[self.active](x) * self.weights[self.active]
+        return sum(w * op(x) for w, op in zip(self.weights, self.ops))
+
+
+class SupernetChooser(Chooser):
+    def build(self, slot: Slot) -> nn.Module:
+        return MixedOp(slot)

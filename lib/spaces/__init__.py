@@ -2,8 +2,9 @@
 from . import pfld_fbnet  # noqa: F401  (registers)
 from .arch import describe_space, load_arch, make_arch, save_arch, validate_arch
 from .choosers import Chooser, FirstChooser, FixedChooser, Slot
+from .deploy import DeployView
 from .registry import create_space, get_space, list_spaces, register_space
 
-__all__ = ["Chooser", "FirstChooser", "FixedChooser", "Slot", "create_space", "describe_space",
+__all__ = ["Chooser", "DeployView", "FirstChooser", "FixedChooser", "Slot", "create_space", "describe_space",
            "get_space", "list_spaces", "load_arch", "make_arch", "register_space", "save_arch",
            "validate_arch"]

@@ -1,0 +1,43 @@
+"""The latency (cost) term of the search loss. Every mode is unit-free: the cost is divided
+by a reference (the LUT's expected cost under uniform choices) or by the user's budget."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+COST_MODES = ("mul", "add", "target")
+
+
+@dataclass
+class CostLoss:
+    mode: str = "mul"
+    alpha: float = 0.2
+    beta: float = 0.6
+    reference: float = 1.0  # cost that maps to ratio 1 (mul/add)
+    target: float | None = None  # budget in the LUT's unit (target mode)
+
+    def __post_init__(self):
+        if self.mode not in COST_MODES:
+            raise ValueError(f"cost mode must be one of {COST_MODES}, got {self.mode!r}")
+        if self.mode == "target" and not (self.target and self.target > 0):
+            raise ValueError("cost mode 'target' needs a positive target (--target_ms)")
+        if self.reference <= 0:
+            raise ValueError(f"cost reference must be positive, got {self.reference}")
+
+    def __call__(self, task: torch.Tensor, cost: torch.Tensor):
+        """Return ``(loss, parts)``; ``parts`` holds detached floats for logging."""
+        ratio = cost / self.reference
+        if self.mode == "mul":
+            # FBNet: task * α * log(LAT)^β. log1p of the ratio keeps the base positive for any
+            # unit, where the reference's log(µs) went NaN below 1.
+            factor = self.alpha * torch.log1p(ratio) ** self.beta
+            loss = task * factor
+        elif self.mode == "add":
+            factor = self.alpha * ratio ** self.beta
+            loss = task + factor
+        else:
+            factor = self.alpha * torch.relu(cost / self.target - 1.0)
+            loss = task + factor
+        parts = {"task": task, "cost": cost, "cost_term": factor, "loss": loss}
+        return loss, {name: value.detach().item() for name, value in parts.items()}

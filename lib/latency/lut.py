@@ -1,0 +1,205 @@
+"""Latency lookup tables: build (every candidate of every slot at its traced input shape,
+plus the fixed part), save, load with checks, and query."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import platform
+import random
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..atomic import atomic_write_text
+from ..ops import build_op
+from ..spaces import DeployView, FirstChooser, FixedChooser, create_space
+from ..spaces.arch import _jsonable
+from .counting import count_macs
+from .measure import BACKENDS, backend_version, time_ort, time_torch
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+LUT_DIR = Path(__file__).resolve().parents[2] / "lut"
+
+
+class LUTMismatchError(ValueError):
+    def __init__(self, source, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{source}: LUT does not match the space:\n  " + "\n  ".join(problems))
+
+
+def default_lut_path(space: str, img_size: int, backend: str = "ort", threads: int = 1) -> Path:
+    return LUT_DIR / f"{space}_{img_size}_{backend}_t{threads}.json"
+
+
+def input_shape_of(space_kwargs: dict, default_size: int = 112) -> list[int]:
+    size = space_kwargs.get("img_size", default_size)
+    return [1, 3, size, size]
+
+
+def trace_slots(space: str, space_kwargs: dict) -> dict:
+    """Slot table with each slot's real input shape, from one forward of the first-candidate
+    model (hooks on the slot modules)."""
+    chooser = FirstChooser()
+    model = create_space(space, chooser, **space_kwargs).eval()
+    shapes = {}
+    handles = [module.register_forward_pre_hook(
+        lambda _m, args, label=label: shapes.__setitem__(label, list(args[0].shape)))
+        for label, module in chooser.modules.items()]
+    with torch.no_grad():
+        model(torch.zeros(input_shape_of(space_kwargs)))
+    for handle in handles:
+        handle.remove()
+    return {label: {"candidates": list(slot.candidates), "in_shape": shapes[label],
+                    "out_ch": slot.out_ch, "stride": slot.stride}
+            for label, slot in chooser.slots.items()}
+
+
+def fingerprint(space: str, space_kwargs: dict, slots: dict) -> str:
+    blob = json.dumps({"space": space, "kwargs": _jsonable(space_kwargs), "slots": slots},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def entry_key(label: str, op: str, in_shape) -> str:
+    return f"{label}/{op}/{'x'.join(str(d) for d in in_shape)}"
+
+
+def host_cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@dataclass
+class LatencyTable:
+    metadata: dict
+    entries: dict
+    fixed: dict
+    slots: dict  # label -> traced slot info, of the space the table was checked against
+
+    @property
+    def unit(self) -> str:
+        return self.metadata["unit"]
+
+    def predict(self, choices: dict[str, str]) -> float:
+        return self.fixed["value"] + sum(
+            self.entries[entry_key(label, op, self.slots[label]["in_shape"])]["value"]
+            for label, op in choices.items())
+
+    def slot_costs(self) -> dict[str, torch.Tensor]:
+        """Per slot, the cost of each candidate in candidate order (for the expected cost)."""
+        return {label: torch.tensor([self.entries[entry_key(label, op, info["in_shape"])]
+                                     ["value"] for op in info["candidates"]])
+                for label, info in self.slots.items()}
+
+    def reference(self) -> float:
+        """Expected cost under uniform choices: the scale used to normalise the cost term."""
+        return self.fixed["value"] + sum(float(c.mean()) for c in self.slot_costs().values())
+
+    def bounds(self) -> tuple[float, float]:
+        costs = self.slot_costs().values()
+        return (self.fixed["value"] + sum(float(c.min()) for c in costs),
+                self.fixed["value"] + sum(float(c.max()) for c in costs))
+
+
+def _measure(backend: str, module, in_shape, threads, warmup, runs) -> float:
+    if backend == "ort":
+        return time_ort(module, in_shape, threads, warmup, runs)
+    if backend == "torch":
+        return time_torch(module, in_shape, threads, warmup, runs)
+    return count_macs(module, in_shape)[0] / 1e6
+
+
+def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort",
+              threads: int = 1, warmup: int = 20, runs: int = 200, calib_archs: int = 5,
+              seed: int = 0, progress: bool = True) -> dict:
+    """Measure every candidate of every slot, then calibrate the fixed part as the median of
+    (whole deployed model - sum of its slot entries) over a few seeded architectures, so
+    per-model overheads the blocks do not see are part of the prediction."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    space_kwargs = dict(space_kwargs or {})
+    torch.manual_seed(seed)
+    slots = trace_slots(space, space_kwargs)
+    todo = [(label, op) for label, info in slots.items() for op in info["candidates"]]
+    entries = {}
+    for label, op in tqdm(todo, desc=f"LUT {space} [{backend}]", disable=not progress):
+        info = slots[label]
+        block = build_op(op, info["in_shape"][1], info["out_ch"], info["stride"])
+        macs, params = count_macs(block, info["in_shape"])
+        entries[entry_key(label, op, info["in_shape"])] = {
+            "value": _measure(backend, block, info["in_shape"], threads, warmup, runs),
+            "macs": macs, "params": params}
+    rng = random.Random(seed)
+    calibration = []
+    for _ in range(calib_archs):
+        choices = {label: rng.choice(info["candidates"]) for label, info in slots.items()}
+        model = DeployView(create_space(space, FixedChooser(choices), **space_kwargs))
+        whole = _measure(backend, model, input_shape_of(space_kwargs), threads, warmup, runs)
+        summed = sum(entries[entry_key(label, op, slots[label]["in_shape"])]["value"]
+                     for label, op in choices.items())
+        calibration.append({"choices": choices, "measured": whole, "sum_entries": summed})
+    fixed_value = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
+    unit = "MMAC" if backend == "flops" else "ms"
+    metadata = {
+        "space": space, "space_kwargs": _jsonable(space_kwargs),
+        "fingerprint": fingerprint(space, space_kwargs, slots),
+        "input_shape": input_shape_of(space_kwargs), "backend": backend,
+        "backend_version": backend_version(backend), "threads": threads, "batch": 1,
+        "dtype": "float32", "unit": unit,
+        "statistic": "exact" if backend == "flops" else "median",
+        "warmup": warmup, "runs": runs, "host_cpu": host_cpu(),
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    return {"format": FORMAT, "metadata": metadata, "slots": slots, "entries": entries,
+            "fixed": {"value": fixed_value, "method": "median(whole - sum of entries)",
+                      "calibration": calibration}}
+
+
+def save_lut(lut: dict, path) -> None:
+    atomic_write_text(Path(path), json.dumps(lut, indent=1) + "\n")
+
+
+def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> LatencyTable:
+    """Validate a LUT dict against a space instance; raise LUTMismatchError listing problems."""
+    slots = trace_slots(space, space_kwargs)
+    meta = lut.get("metadata", {})
+    problems = []
+    if lut.get("format") != FORMAT:
+        problems.append(f"format {lut.get('format')!r}, expected {FORMAT}")
+    if meta.get("space") != space:
+        problems.append(f"built for space {meta.get('space')!r}, not {space!r}")
+    expected = fingerprint(space, space_kwargs, slots)
+    if meta.get("fingerprint") != expected:
+        problems.append(f"fingerprint {meta.get('fingerprint')!r} != space's {expected!r} "
+                        f"(LUT kwargs {meta.get('space_kwargs')}, space kwargs "
+                        f"{_jsonable(space_kwargs)})")
+    entries = lut.get("entries", {})
+    missing = [entry_key(label, op, info["in_shape"]) for label, info in slots.items()
+               for op in info["candidates"] if entry_key(label, op, info["in_shape"])
+               not in entries]
+    problems += [f"missing entry {key}" for key in missing]
+    if "value" not in lut.get("fixed", {}):
+        problems.append("missing the fixed-part cost")
+    if problems:
+        raise LUTMismatchError(source, problems)
+    return LatencyTable(meta, entries, lut["fixed"], slots)
+
+
+def load_lut(path, space: str, space_kwargs: dict | None = None) -> LatencyTable:
+    path = Path(path)
+    try:
+        lut = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read LUT: {exc}") from exc
+    return check_lut(lut, space, dict(space_kwargs or {}), str(path))

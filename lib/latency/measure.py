@@ -1,0 +1,79 @@
+"""Timing one module at one input shape, batch 1: onnxruntime (default) or eager torch.
+
+The statistic is the median of ``runs`` individually timed calls after ``warmup`` calls.
+"""
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+BACKENDS = ("ort", "torch", "flops")
+
+
+def export_onnx_bytes(module: nn.Module, input_shape) -> bytes:
+    """Static ONNX (opset 13, single file) of ``module`` in eval mode."""
+    buffer = io.BytesIO()
+    module = module.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.zeros(input_shape),), buffer, dynamo=False,
+                          opset_version=13, input_names=["input"], output_names=["output"])
+    return buffer.getvalue()
+
+
+def _median_ms(fn, warmup: int, runs: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - start)
+    return statistics.median(times) / 1e6
+
+
+def ort_session(onnx_model: bytes, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
+
+
+def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
+             runs: int = 200) -> float:
+    session = ort_session(export_onnx_bytes(module, input_shape), threads)
+    feed = {session.get_inputs()[0].name:
+            np.random.default_rng(0).random(input_shape, dtype=np.float32)}
+    return _median_ms(lambda: session.run(None, feed), warmup, runs)
+
+
+def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
+               runs: int = 200) -> float:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    module = module.eval()
+    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.inference_mode():
+            return _median_ms(lambda: module(x), warmup, runs)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def backend_version(backend: str) -> str:
+    if backend == "ort":
+        import onnxruntime
+
+        return f"onnxruntime {onnxruntime.__version__}"
+    return f"torch {torch.__version__}"

@@ -1,0 +1,108 @@
+"""Tool configuration: one dataclass per tool; defaults < ``--config FILE.yaml`` < flags.
+Unknown keys and bad values fail at parse time, naming the key (and file)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+import yaml
+
+
+def option(default, help: str, choices=None, type=None):
+    """A config field with its ``--help`` text (and optional choices / value parser)."""
+    factory = (lambda: dict(default)) if isinstance(default, dict) else None
+    kwargs = {"default_factory": factory} if factory else {"default": default}
+    return dataclasses.field(metadata={"help": help, "choices": choices, "type": type}, **kwargs)
+
+
+def _parser_for(field: dataclasses.Field, hints) -> typing.Callable:
+    custom = field.metadata.get("type")
+    if custom:
+        return custom
+    hint = hints[field.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if args else hint
+    if base is dict:
+        return _json_dict
+    if base is bool:
+        return _bool
+    optional = type(None) in typing.get_args(hint)
+    if optional:
+        return lambda text: None if str(text).lower() in ("none", "null", "") else base(text)
+    return base
+
+
+def _bool(text):
+    if isinstance(text, bool):
+        return text
+    lowered = str(text).lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _json_dict(text):
+    value = json.loads(text) if isinstance(text, str) else text
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping, got {text!r}")
+    return value
+
+
+def parse_config(cls, argv=None, description: str = ""):
+    """Build ``cls`` from YAML and command-line flags; errors exit with status 2."""
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--config", type=Path, help="YAML file of defaults for these flags")
+    for field in fields:
+        default = field.default if field.default is not dataclasses.MISSING else \
+            field.default_factory()
+        parser.add_argument(f"--{field.name}", type=_parser_for(field, hints),
+                            choices=field.metadata.get("choices"), default=argparse.SUPPRESS,
+                            help=f"{field.metadata.get('help', '')} (default: {default})")
+    args = vars(parser.parse_args(argv))
+    values = {}
+    config_file = args.pop("config", None)
+    if config_file is not None:
+        values = _read_yaml(parser, config_file, fields, hints)
+    values.update(args)
+    config = cls(**values)
+    try:
+        config.validate()
+    except ValueError as exc:
+        parser.error(str(exc))
+    return config
+
+
+def _read_yaml(parser, path: Path, fields, hints) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        parser.error(f"{path}: cannot read config: {exc}")
+    if not isinstance(data, dict):
+        parser.error(f"{path}: config must be a mapping of flag names to values")
+    by_name = {f.name: f for f in fields}
+    values = {}
+    for key, raw in data.items():
+        if key not in by_name:
+            parser.error(f"{path}: unknown config key {key!r}")
+        field = by_name[key]
+        try:
+            value = raw if raw is None else _parser_for(field, hints)(raw)
+        except (TypeError, ValueError) as exc:
+            parser.error(f"{path}: bad value for {key!r}: {exc}")
+        choices = field.metadata.get("choices")
+        if choices and value not in choices:
+            parser.error(f"{path}: {key!r} must be one of {list(choices)}, got {value!r}")
+        values[key] = value
+    return values
+
+
+def to_dict(config) -> dict:
+    return dataclasses.asdict(config)

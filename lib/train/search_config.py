@@ -1,0 +1,64 @@
+"""Configuration of ``tools/train.py`` (the search)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..data import DATASETS
+from ..latency import COST_MODES
+from ..supernet import GUMBEL_MODES
+from .config import option
+from .device import parse_dev_id
+
+
+@dataclass
+class SearchConfig:
+    dev_id: str = option("auto", "device: 'cpu', 'auto', a GPU id '0' (multi-device '0,1' "
+                                 "parses; it needs the distributed trainer)")
+    snapshot: str = option("./ckpt_save", "checkpoint root; the search writes <snapshot>/supernet/")
+    dataset: str = option("synthetic", "dataset format", choices=DATASETS)
+    data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
+    space: str = option("pfld_fbnet", "search space (see lib/spaces)")
+    space_kwargs: dict = option({}, "extra space constructor arguments, JSON/YAML mapping")
+    num_points: int = option(106, "landmarks per face")
+    img_size: int = option(112, "input size (square)")
+    lut: str = option("auto", "latency table: a JSON path, 'auto' (the shipped "
+                              "lut/<space>_<img>_ort_t1.json) or 'flops' (MACs, built now)")
+    mode: str = option("mul", "cost term: mul (FBNet), add, target", choices=COST_MODES)
+    alpha: float = option(0.2, "cost weight α")
+    beta: float = option(0.6, "cost exponent β (mul, add)")
+    target_ms: float | None = option(None, "latency budget in the LUT's unit (mode target)")
+    gumbel: str = option("hard", "hard: straight-through, one path runs; soft: all paths",
+                         choices=GUMBEL_MODES)
+    tau0: float = option(5.0, "initial Gumbel temperature")
+    tau_decay: float = option(math.exp(-0.045), "temperature factor per epoch")
+    epochs: int = option(12, "total epochs")
+    warmup_epochs: int = option(3, "epochs that train weights only")
+    batch_size: int = option(64, "batch size")
+    lr: float = option(2e-3, "weight learning rate (Adam, cosine schedule)")
+    wd: float = option(1e-6, "weight decay of the weights")
+    tlr: float = option(0.01, "architecture learning rate (AdamW)")
+    twd: float = option(5e-4, "weight decay of the architecture logits")
+    theta_split: float = option(0.2, "fraction of the training set held out for θ steps")
+    seed: int = option(0, "random seed")
+    limit_train: int | None = option(None, "use only the first N training samples")
+    limit_val: int | None = option(None, "use only the first N validation samples")
+    progress: bool = option(True, "show progress bars")
+
+    def validate(self) -> None:
+        parse_dev_id(self.dev_id)
+        if self.mode == "target" and not (self.target_ms and self.target_ms > 0):
+            raise ValueError("--mode target needs a positive --target_ms")
+        if not 0 < self.theta_split < 1:
+            raise ValueError(f"--theta_split must be in (0, 1), got {self.theta_split}")
+        if not 0 <= self.warmup_epochs <= self.epochs or self.epochs < 1:
+            raise ValueError("need 1 <= epochs and 0 <= warmup_epochs <= epochs")
+        for name in ("batch_size", "num_points", "img_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be positive")
+        for name in ("limit_train", "limit_val"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be positive")
+
+    def space_kwargs_full(self) -> dict:
+        return {**self.space_kwargs, "num_points": self.num_points, "img_size": self.img_size}

@@ -1,0 +1,17 @@
+"""Makes ``lib`` importable when a tool is run as ``python tools/x.py`` and sets up logging."""
+import logging
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def setup_logging(verbose: bool = False, progress: bool = True) -> None:
+    if not progress:
+        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads it as the default for every bar
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")

@@ -1,0 +1,59 @@
+#!/usr/bin/env python
+"""Build a latency lookup table on this device.
+
+    python tools/build_lut.py --space pfld_fbnet --backend ort --threads 1 \
+        --out lut/pfld_fbnet_112_ort_t1.json
+
+Every candidate of every slot is timed at its traced input shape (batch 1, median of --runs
+after --warmup); the fixed part is calibrated on whole models. --backend flops writes MACs.
+"""
+import sys
+from dataclasses import dataclass
+
+import _bootstrap
+
+from lib.latency import BACKENDS, build_lut, default_lut_path, save_lut
+from lib.spaces import list_spaces
+from lib.train.config import option, parse_config
+
+
+@dataclass
+class BuildLUTConfig:
+    space: str = option("pfld_fbnet", "search space", choices=None)
+    space_kwargs: dict = option({}, "extra space constructor arguments (JSON mapping)")
+    num_points: int = option(106, "landmarks per face")
+    img_size: int = option(112, "input size")
+    backend: str = option("ort", "ort (onnxruntime), torch (eager) or flops (MACs)",
+                          choices=BACKENDS)
+    threads: int = option(1, "intra-op threads of the backend")
+    warmup: int = option(20, "untimed runs before timing")
+    runs: int = option(200, "timed runs; the median is stored")
+    calib_archs: int = option(5, "whole models measured to calibrate the fixed part")
+    seed: int = option(0, "seed for weights and calibration architectures")
+    out: str | None = option(None, "output JSON (default lut/<space>_<img>_<backend>_t<N>.json)")
+
+    def validate(self):
+        if self.space not in list_spaces():
+            raise ValueError(f"unknown space {self.space!r}; registered: {list_spaces()}")
+        for name in ("threads", "runs", "calib_archs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be positive")
+
+
+def main(argv=None) -> int:
+    cfg = parse_config(BuildLUTConfig, argv, __doc__.splitlines()[0])
+    _bootstrap.setup_logging()
+    kwargs = {**cfg.space_kwargs, "num_points": cfg.num_points, "img_size": cfg.img_size}
+    lut = build_lut(cfg.space, kwargs, cfg.backend, cfg.threads, cfg.warmup, cfg.runs,
+                    cfg.calib_archs, cfg.seed)
+    out = cfg.out or default_lut_path(cfg.space, cfg.img_size, cfg.backend, cfg.threads)
+    save_lut(lut, out)
+    values = [e["value"] for e in lut["entries"].values()]
+    unit = lut["metadata"]["unit"]
+    print(f"wrote {out}: {len(values)} entries ({min(values):.4f}-{max(values):.4f} {unit}), "
+          f"fixed part {lut['fixed']['value']:.4f} {unit}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+#!/usr/bin/env python
+"""Search: train the PFLD-FBNet (or another registered) supernet with a latency LUT.
+
+    python tools/train.py                       # synthetic faces, shipped ORT LUT
+    python tools/train.py --dataset jd106 --data_root /data/jd106 --dev_id 0
+    python tools/train.py --mode target --target_ms 0.9 --config my.yaml
+
+Writes <snapshot>/supernet/{checkpoint_last.pth, checkpoint_best.pth, arch.json, tensorboard/}
+and prints the derived architecture with its LUT-predicted latency.
+"""
+import json
+import sys
+
+import _bootstrap
+
+from lib.data import DataError
+from lib.latency import LUTMismatchError
+from lib.train import SearchConfig, parse_config, run_search
+
+
+def main(argv=None) -> int:
+    cfg = parse_config(SearchConfig, argv, __doc__.splitlines()[0])
+    _bootstrap.setup_logging(progress=cfg.progress)
+    try:
+        result = run_search(cfg)
+    except (DataError, LUTMismatchError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("derived architecture:")
+    print(json.dumps(result.arch["choices"], indent=2))
+    print(f"LUT-predicted latency: {result.predicted:.4f} {result.unit}")
+    print(f"best val NME (box): {result.best_nme:.4f}")
+    print(f"checkpoints and arch.json in {result.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,11 @@
-"""The latency (cost) term of the search loss. Every mode is unit-free: the cost is divided
-by a reference (the LUT's expected cost under uniform choices) or by the user's budget."""
+"""The latency (cost) term of the search loss.
+
+Every mode is unit-free: the cost is divided by a reference (the LUT's expected cost under
+uniform choices) or by the user's budget. The additive modes are also free of the task
+loss's scale: their cost term is multiplied by the detached task value, so it is always a
+fraction α of the task and cannot swamp it, and its gradient has the same form as FBNet's
+multiplicative one (task · d factor / d LAT).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,12 +13,15 @@ from dataclasses import dataclass
 import torch
 
 COST_MODES = ("mul", "add", "target")
+# target: the penalty is α x relative overrun; the hinge only acts on samples over budget,
+# so it must outweigh the noisy straight-through task gradient (α 5 did not bind in tests).
+DEFAULT_ALPHA = {"mul": 0.2, "add": 0.2, "target": 50.0}
 
 
 @dataclass
 class CostLoss:
     mode: str = "mul"
-    alpha: float = 0.2
+    alpha: float | None = None  # None: DEFAULT_ALPHA[mode]
     beta: float = 0.6
     reference: float = 1.0  # cost that maps to ratio 1 (mul/add)
     target: float | None = None  # budget in the LUT's unit (target mode)
@@ -20,6 +29,8 @@ class CostLoss:
     def __post_init__(self):
         if self.mode not in COST_MODES:
             raise ValueError(f"cost mode must be one of {COST_MODES}, got {self.mode!r}")
+        if self.alpha is None:
+            self.alpha = DEFAULT_ALPHA[self.mode]
         if self.mode == "target" and not (self.target and self.target > 0):
             raise ValueError("cost mode 'target' needs a positive target (--target_ms)")
         if self.reference <= 0:
@@ -35,9 +46,9 @@ class CostLoss:
             loss = task * factor
         elif self.mode == "add":
             factor = self.alpha * ratio ** self.beta
-            loss = task + factor
+            loss = task + task.detach() * factor
         else:
             factor = self.alpha * torch.relu(cost / self.target - 1.0)
-            loss = task + factor
+            loss = task + task.detach() * factor
         parts = {"task": task, "cost": cost, "cost_term": factor, "loss": loss}
         return loss, {name: value.detach().item() for name, value in parts.items()}

@@ -25,7 +25,8 @@ class SearchConfig:
     lut: str = option("auto", "latency table: a JSON path, 'auto' (the shipped "
                               "lut/<space>_<img>_ort_t1.json) or 'flops' (MACs, built now)")
     mode: str = option("mul", "cost term: mul (FBNet), add, target", choices=COST_MODES)
-    alpha: float = option(0.2, "cost weight α")
+    alpha: float | None = option(None, "cost weight α; default 0.2 (mul, add), 50 (target: "
+                                        "a 2% overrun weighs as much as the task)")
     beta: float = option(0.6, "cost exponent β (mul, add)")
     target_ms: float | None = option(None, "latency budget in the LUT's unit (mode target)")
     gumbel: str = option("hard", "hard: straight-through, one path runs; soft: all paths",

@@ -1,0 +1,106 @@
+import json
+
+import pytest
+import torch
+
+from lib.latency import (CostLoss, LUTMismatchError, build_lut, check_lut, count_macs,
+                         default_lut_path, load_lut, save_lut, trace_slots)
+from lib.spaces import FixedChooser, create_space, get_space
+
+TINY = dict(get_space("pfld_fbnet").tiny_kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_lut():
+    return build_lut("pfld_fbnet", TINY, backend="ort", warmup=2, runs=5, calib_archs=2,
+                     progress=False)
+
+
+def test_slot_shapes_come_from_a_traced_forward():
+    slots = trace_slots("pfld_fbnet", {"img_size": 112, "num_points": 106})
+    assert slots["stage0_layer0"]["in_shape"] == [1, 32, 14, 14]
+    assert slots["stage1_layer0"]["in_shape"] == [1, 32, 14, 14]
+    assert slots["stage1_layer1"]["in_shape"] == [1, 64, 7, 7]
+
+
+def test_lut_has_every_candidate_and_metadata(tiny_lut, tmp_path):
+    meta = tiny_lut["metadata"]
+    for key in ("space", "fingerprint", "backend", "backend_version", "threads", "batch",
+                "dtype", "unit", "statistic", "runs", "host_cpu", "date"):
+        assert key in meta
+    assert meta["backend"] == "ort" and meta["unit"] == "ms" and meta["threads"] == 1
+    n_candidates = sum(len(s["candidates"]) for s in tiny_lut["slots"].values())
+    assert len(tiny_lut["entries"]) == n_candidates
+    assert all(e["value"] > 0 for e in tiny_lut["entries"].values())
+    save_lut(tiny_lut, tmp_path / "lut.json")
+    table = load_lut(tmp_path / "lut.json", "pfld_fbnet", TINY)
+    low, high = table.bounds()
+    assert low < table.reference() < high
+
+
+def test_prediction_is_fixed_plus_entries(tiny_lut):
+    table = check_lut(tiny_lut, "pfld_fbnet", TINY)
+    choices = {label: s["candidates"][0] for label, s in table.slots.items()}
+    expected = table.fixed["value"] + sum(
+        e["value"] for k, e in tiny_lut["entries"].items()
+        if any(k.startswith(f"{label}/{op}/") for label, op in choices.items()))
+    assert table.predict(choices) == pytest.approx(expected)
+
+
+def test_fingerprint_mismatch_is_refused(tiny_lut):
+    with pytest.raises(LUTMismatchError, match="fingerprint"):
+        check_lut(tiny_lut, "pfld_fbnet", {**TINY, "num_points": 9})
+
+
+def test_missing_keys_are_listed(tiny_lut):
+    broken = json.loads(json.dumps(tiny_lut))
+    removed = sorted(broken["entries"])[:2]
+    for key in removed:
+        del broken["entries"][key]
+    with pytest.raises(LUTMismatchError) as info:
+        check_lut(broken, "pfld_fbnet", TINY)
+    assert [p for p in info.value.problems if p.startswith("missing entry")] == \
+        [f"missing entry {k}" for k in removed]
+
+
+def test_unreadable_lut_names_the_file(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        load_lut(path, "pfld_fbnet", TINY)
+
+
+def test_flops_table_is_exact():
+    lut = build_lut("pfld_fbnet", TINY, backend="flops", calib_archs=2, progress=False)
+    table = check_lut(lut, "pfld_fbnet", TINY)
+    choices = {label: s["candidates"][-1] for label, s in table.slots.items()}
+    from lib.spaces import DeployView
+
+    model = DeployView(create_space("pfld_fbnet", FixedChooser(choices), **TINY))
+    macs, _ = count_macs(model, [1, 3, 96, 96])
+    assert table.predict(choices) == pytest.approx(macs / 1e6)
+
+
+def test_shipped_lut_matches_default_space():
+    table = load_lut(default_lut_path("pfld_fbnet", 112), "pfld_fbnet",
+                     {"num_points": 106, "img_size": 112})
+    assert table.metadata["backend"] == "ort" and table.metadata["threads"] == 1
+
+
+@pytest.mark.parametrize("mode", ["mul", "add"])
+def test_cost_modes_are_safe_and_increasing(mode):
+    loss = CostLoss(mode, reference=0.3)
+    task = torch.tensor(0.5)
+    values = [loss(task, torch.tensor(c))[0].item() for c in (1e-4, 0.1, 0.3, 3.0, 3e4)]
+    assert all(torch.isfinite(torch.tensor(values)))
+    assert values == sorted(values)
+
+
+def test_target_mode_penalises_only_above_budget():
+    loss = CostLoss("target", alpha=1.0, target=0.3)
+    task = torch.tensor(0.5)
+    assert loss(task, torch.tensor(0.2))[0].item() == pytest.approx(0.5)
+    assert loss(task, torch.tensor(0.6))[0].item() == pytest.approx(0.5 + 0.5 * 1.0)
+    assert CostLoss("target", target=0.3).alpha == 50.0
+    with pytest.raises(ValueError, match="target"):
+        CostLoss("target")

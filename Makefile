@@ -20,7 +20,7 @@ test: $(STAMP)
 
 lut: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend ort --threads 1 \
-		--out lut/pfld_fbnet_112_ort_t1.json
+		--runs 300 --warmup 30 --calib_archs 7 --out lut/pfld_fbnet_112_ort_t1.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/search_throughput.py

@@ -8,6 +8,7 @@ multiplicative one (task · d factor / d LAT).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,10 @@ COST_MODES = ("mul", "add", "target")
 # target: the penalty is α x relative overrun; the hinge only acts on samples over budget,
 # so it must outweigh the noisy straight-through task gradient (α 5 did not bind in tests).
 DEFAULT_ALPHA = {"mul": 0.2, "add": 0.2, "target": 50.0}
+# mul: LAT is expressed in units where the reference costs MUL_SCALE, where FBNet's µs
+# latencies sat, so α and β keep FBNet's meaning (latency elasticity β/log(LAT) ≈ 0.07);
+# log1p(LAT/ref) had 0.43 and collapsed the demo search to the cheapest path in one epoch.
+MUL_SCALE = 3000.0
 
 
 @dataclass
@@ -40,9 +45,9 @@ class CostLoss:
         """Return ``(loss, parts)``; ``parts`` holds detached floats for logging."""
         ratio = cost / self.reference
         if self.mode == "mul":
-            # FBNet: task * α * log(LAT)^β. log1p of the ratio keeps the base positive for any
-            # unit, where the reference's log(µs) went NaN below 1.
-            factor = self.alpha * torch.log1p(ratio) ** self.beta
+            # FBNet: task * α * log(LAT)^β; clamping at e keeps the base >= 1 for any unit,
+            # where the reference's log(µs) went NaN below 1 µs.
+            factor = self.alpha * torch.log((ratio * MUL_SCALE).clamp_min(math.e)) ** self.beta
             loss = task * factor
         elif self.mode == "add":
             factor = self.alpha * ratio ** self.beta

@@ -1,0 +1,54 @@
+"""Dataset factory: ``--dataset`` + ``--data_root`` -> train / val / test datasets."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch.utils.data import Subset
+
+from .errors import DataError
+from .landmark_list import LandmarkListDataset
+from .synthetic import ensure_synthetic
+
+log = logging.getLogger(__name__)
+DATASETS = ("synthetic", "jd106")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_data_root(dataset: str) -> Path:
+    return REPO / "data" / dataset
+
+
+def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
+                    limit_train: int | None = None, limit_val: int | None = None,
+                    seed: int = 0) -> dict:
+    """``{"train", "val", "test"}`` datasets. Without a ``val_data`` folder, 10% of the
+    training list (seeded) becomes the validation split, so test stays untouched."""
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; known: {list(DATASETS)}")
+    root = Path(data_root) if data_root else default_data_root(dataset)
+    if dataset == "synthetic":
+        if num_points != 106:
+            raise DataError("the synthetic dataset has 106 points; use --num_points 106")
+        ensure_synthetic(root, img_size)
+    if not root.is_dir():
+        raise DataError(f"{root}: data root not found")
+
+    def load(split, limit=None):
+        return LandmarkListDataset(root / f"{split}_data" / "list.txt", num_points, img_size,
+                                   limit)
+
+    train = load("train", limit_train)
+    if (root / "val_data" / "list.txt").is_file():
+        val = load("val", limit_val)
+    else:
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+        n_val = max(1, len(train) // 10)
+        log.info("%s has no val_data: holding out %d training samples for validation", root,
+                 n_val)
+        val = Subset(train, order[:n_val][:limit_val].tolist())
+        train = Subset(train, order[n_val:].tolist())
+    test_list = root / "test_data" / "list.txt"
+    test = (lambda: load("test")) if test_list.is_file() else None
+    return {"train": train, "val": val, "test": test}

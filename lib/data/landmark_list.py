@@ -1,0 +1,94 @@
+"""PFLD/NNI ``list.txt``: ``path x0 y0 ... x{N-1} y{N-1} pitch yaw roll`` per line;
+coordinates normalised to the crop, angles in degrees. Images are decoded up front (with a
+progress bar) when they fit in memory, so a bad file stops the run before training starts."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from .errors import DataError
+
+log = logging.getLogger(__name__)
+PRELOAD_LIMIT_BYTES = 2 << 30
+
+
+def read_list(list_path, num_points: int, limit: int | None = None):
+    """Parse and check a list file; return ``(paths, landmarks [M,N,2], euler [M,3], lines)``."""
+    list_path = Path(list_path)
+    if not list_path.is_file():
+        raise DataError(f"{list_path}: list file not found")
+    expected = 1 + 2 * num_points + 3
+    paths, values, line_numbers = [], [], []
+    with list_path.open() as handle:
+        for number, line in enumerate(handle, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            where = f"{list_path}:{number}"
+            if len(tokens) != expected:
+                raise DataError(f"{where}: {len(tokens)} values, expected {expected} "
+                                f"(path + {2 * num_points} coordinates for {num_points} points "
+                                "+ pitch yaw roll)")
+            try:
+                numbers = np.array(tokens[1:], dtype=np.float64)
+            except ValueError as exc:
+                raise DataError(f"{where}: non-numeric value ({exc})") from None
+            if not np.isfinite(numbers).all():
+                raise DataError(f"{where}: NaN or infinite value")
+            image = Path(tokens[0])
+            candidates = [image] if image.is_absolute() else [list_path.parent / image,
+                                                              list_path.parent.parent / image,
+                                                              Path.cwd() / image]
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise DataError(f"{where}: image not found: {tokens[0]}")
+            paths.append(found)
+            values.append(numbers)
+            line_numbers.append(number)
+            if limit is not None and len(paths) >= limit:
+                break
+    if not paths:
+        raise DataError(f"{list_path}: no samples")
+    values = np.stack(values).astype(np.float32)
+    landmarks = values[:, :2 * num_points].reshape(-1, num_points, 2)
+    return paths, landmarks, values[:, 2 * num_points:], line_numbers
+
+
+class LandmarkListDataset(Dataset):
+    """Items: ``(image float [3,S,S] BGR in [0,1], landmarks [2N], euler [3] degrees)``."""
+
+    def __init__(self, list_path, num_points: int, img_size: int, limit: int | None = None):
+        self.list_path = Path(list_path)
+        self.img_size = img_size
+        self.paths, landmarks, euler, self.lines = read_list(list_path, num_points, limit)
+        self.landmarks = torch.from_numpy(landmarks.reshape(len(landmarks), -1))
+        self.euler = torch.from_numpy(euler)
+        self.images = None
+        if len(self.paths) * 3 * img_size * img_size <= PRELOAD_LIMIT_BYTES:
+            self.images = torch.from_numpy(np.stack([
+                self._load(i) for i in tqdm(range(len(self.paths)), leave=False, disable=None,
+                                            desc=f"decode {self.list_path.parent.name}")]))
+
+    def _load(self, index: int) -> np.ndarray:
+        where = f"{self.list_path}:{self.lines[index]}"
+        image = cv2.imread(str(self.paths[index]), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"{where}: cannot decode image {self.paths[index]}")
+        if image.shape[:2] != (self.img_size, self.img_size):
+            raise DataError(f"{where}: image is {image.shape[1]}x{image.shape[0]}, expected "
+                            f"{self.img_size}x{self.img_size} (prepare the data at --img_size)")
+        return image.transpose(2, 0, 1)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        image = self.images[index] if self.images is not None else \
+            torch.from_numpy(self._load(index))
+        return image.float() / 255.0, self.landmarks[index], self.euler[index]

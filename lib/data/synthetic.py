@@ -1,0 +1,70 @@
+"""The embedded ``synthetic`` dataset, generated deterministically on first use into
+``data/synthetic`` in the PFLD ``list.txt`` layout (plus ``_seg.png`` masks)."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .render import render_face
+
+log = logging.getLogger(__name__)
+GENERATOR_VERSION = 1
+DEFAULT_COUNTS = {"train": 3000, "val": 300, "test": 300}
+_SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+
+
+def format_line(path: str, landmarks: np.ndarray, euler: np.ndarray) -> str:
+    values = " ".join(f"{v:.6f}" for v in landmarks.reshape(-1))
+    return f"{path} {values} {' '.join(f'{v:.4f}' for v in euler)}"
+
+
+def _write_split(folder: Path, split: str, count: int, img_size: int, seed: int) -> None:
+    (folder / "imgs").mkdir(parents=True)
+    lines = []
+    for i in tqdm(range(count), desc=f"synthetic {split}", leave=False, disable=None):
+        # one generator per sample: any sample is reproducible on its own
+        rng = np.random.default_rng([seed, _SPLIT_IDS[split], i])
+        image, landmarks, euler, mask = render_face(rng, img_size)
+        name = f"imgs/{i:06d}"
+        cv2.imwrite(str(folder / f"{name}.png"), image)
+        cv2.imwrite(str(folder / f"{name}_seg.png"), mask)
+        lines.append(format_line(f"{name}.png", landmarks, euler))
+    (folder / "list.txt").write_text("\n".join(lines) + "\n")
+
+
+def ensure_synthetic(root, img_size: int = 112, counts: dict | None = None,
+                     seed: int = 0) -> Path:
+    """Generate the dataset unless ``root`` already holds this version (any counts and seed
+    when ``counts`` is None). Atomic: built in a temp folder beside ``root``, then renamed."""
+    root = Path(root)
+    meta_path = root / "meta.json"
+    existing = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    if counts is None and existing and all(existing.get(k) == v for k, v in (
+            ("generator", GENERATOR_VERSION), ("img_size", img_size))):
+        return root
+    counts = {**DEFAULT_COUNTS, **(counts or {})}
+    meta = {"generator": GENERATOR_VERSION, "img_size": img_size, "counts": counts,
+            "seed": seed, "num_points": 106, "layout": "synthetic"}
+    if existing == meta:
+        return root
+    log.info("generating synthetic faces into %s (%s)", root, counts)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        for split, count in counts.items():
+            _write_split(tmp / f"{split}_data", split, count, img_size, seed)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if root.exists():
+            shutil.rmtree(root)
+        tmp.rename(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root

@@ -70,9 +70,9 @@ def test_checkpoint_round_trip_and_truncation(tmp_path):
 
 def test_config_precedence_and_unknown_keys(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text("epochs: 7\nlr: 0.5\n")
+    config.write_text("epochs: 30\nlr: 0.5\n")
     cfg = parse_config(SearchConfig, ["--config", str(config), "--lr", "0.1"])
-    assert cfg.epochs == 7 and cfg.lr == 0.1 and cfg.batch_size == 64
+    assert cfg.epochs == 30 and cfg.lr == 0.1 and cfg.batch_size == 64
     config.write_text("epochs: 7\nepocs: 3\n")
     with pytest.raises(SystemExit) as info:
         parse_config(SearchConfig, ["--config", str(config)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..atomic import atomic_write_text
 from .choosers import FirstChooser
 from .registry import create_space, get_space
 
@@ -45,8 +46,6 @@ def make_arch(space: str, space_kwargs: dict, choices: dict, **meta) -> dict:
 
 
 def save_arch(arch: dict, path) -> None:
-    from ..atomic import atomic_write_text
-
     atomic_write_text(Path(path), json.dumps(arch, indent=2) + "\n")
 
 

@@ -6,6 +6,8 @@ auxiliary pose net reads the stem output and regresses pitch/yaw/roll (training 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -55,7 +57,7 @@ class PFLDFBNet(nn.Module):
                  stages=DEFAULT_STAGES, stem_ch: int = 16, head_ch: int = 64):
         super().__init__()
         stages = tuple((int(c), int(n), int(s), tuple(cands)) for c, n, s, cands in stages)
-        total_stride = 8 * _prod(s for _, _, s, _ in stages)
+        total_stride = 8 * math.prod(s for _, _, s, _ in stages)
         if img_size % 16 or img_size < 80 or img_size % total_stride:
             raise ValueError(f"pfld_fbnet: img_size {img_size} must be a multiple of 16 and of "
                              f"the total stride {total_stride}, and at least 80")
@@ -100,9 +102,3 @@ class PFLDFBNet(nn.Module):
         feats = torch.cat([y, self.down2(y2), self.down1(y1)], dim=1)
         return self.head(feats), self.aux(stem)
 
-
-def _prod(values) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out

@@ -19,7 +19,8 @@ COST_MODES = ("mul", "add", "target")
 DEFAULT_ALPHA = {"mul": 0.2, "add": 0.2, "target": 50.0}
 # mul: LAT is expressed in units where the reference costs MUL_SCALE, where FBNet's µs
 # latencies sat, so α and β keep FBNet's meaning (latency elasticity β/log(LAT) ≈ 0.07);
-# log1p(LAT/ref) had 0.43 and collapsed the demo search to the cheapest path in one epoch.
+# log1p(LAT/ref) had 0.43 (the demo reached the cheapest path in one θ epoch; with this form
+# it still did by the second: the short demo search does not settle θ, see README).
 MUL_SCALE = 3000.0
 
 

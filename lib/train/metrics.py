@@ -17,3 +17,15 @@ def nme(pred: torch.Tensor, target: torch.Tensor, eye_corners=None) -> dict[str,
         r, l = eye_corners
         out["io"] = err / (target[:, r] - target[:, l]).norm(dim=1).clamp_min(1e-12)
     return out
+
+
+def failure_rate(errors: torch.Tensor, threshold: float = 0.10) -> float:
+    """Fraction of samples whose NME exceeds ``threshold``."""
+    return float((errors > threshold).float().mean())
+
+
+def ced_auc(errors: torch.Tensor, limit: float = 0.10, steps: int = 1000) -> float:
+    """Area under the cumulative error distribution up to ``limit``, normalised to [0, 1]."""
+    thresholds = torch.linspace(0, limit, steps + 1)
+    curve = (errors[None, :] <= thresholds[:, None]).float().mean(dim=1)
+    return float(torch.trapezoid(curve, thresholds) / limit)

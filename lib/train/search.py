@@ -19,8 +19,7 @@ from ..supernet import Supernet, temperature
 from .checkpoint import save_checkpoint
 from .config import to_dict
 from .device import resolve_device, seed_everything
-from .losses import angle_loss, pfld_loss
-from .metrics import nme
+from .landmark_task import evaluate_nme, training_loss
 from .search_config import SearchConfig
 
 log = logging.getLogger(__name__)
@@ -51,19 +50,6 @@ def split_theta(train, fraction: float, seed: int):
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
     n_theta = max(1, int(round(len(train) * fraction)))
     return Subset(train, order[n_theta:]), Subset(train, order[:n_theta])
-
-
-@torch.no_grad()
-def evaluate_nme(model, loader, device, eye_corners=None) -> dict[str, float]:
-    model.eval()
-    sums, count = {}, 0
-    for images, landmarks, _ in loader:
-        pred, _ = model(images.to(device))
-        for name, values in nme(pred.cpu(), landmarks, eye_corners).items():
-            sums[name] = sums.get(name, 0.0) + float(values.sum())
-        count += len(images)
-    model.train()
-    return {name: total / count for name, total in sums.items()}
 
 
 class Searcher:
@@ -103,8 +89,7 @@ class Searcher:
 
     def weight_step(self, images, landmarks, pose, tau) -> float:
         self.model.sample(tau, self.gumbel_gen)
-        pred, pose_pred = self.model(images)
-        loss = pfld_loss(pred, landmarks, pose_pred, pose) + angle_loss(pose_pred, pose)
+        loss = training_loss(self.model, images, landmarks, pose)
         self.w_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.w_opt.step()

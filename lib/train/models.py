@@ -1,0 +1,44 @@
+"""Models from checkpoints: the supernet of a search, the subnet of a retrain."""
+from __future__ import annotations
+
+from ..spaces import validate_arch
+from ..supernet import Supernet, build_subnet
+from .checkpoint import CheckpointError, load_checkpoint
+
+
+def _load_strict(model, state, source) -> None:
+    expected, given = set(model.state_dict()), set(state)
+    missing, unexpected = sorted(expected - given), sorted(given - expected)
+    shape = sorted(k for k in expected & given if model.state_dict()[k].shape != state[k].shape)
+    if missing or unexpected or shape:
+        raise CheckpointError(f"{source}: weights do not match the model:\n"
+                              f"  missing: {missing}\n  unexpected: {unexpected}\n"
+                              f"  shape differs: {shape}")
+    model.load_state_dict(state, strict=True)
+
+
+def supernet_from_checkpoint(path) -> tuple[Supernet, dict]:
+    ckpt = load_checkpoint(path, kind="supernet")
+    model = Supernet(ckpt["space"], ckpt["space_kwargs"], ckpt.get("gumbel", "hard"))
+    _load_strict(model, ckpt["model"], path)
+    return model, ckpt
+
+
+def subnet_from_checkpoint(path):
+    """``(model, arch, checkpoint)`` from a subnet checkpoint (or the argmax subnet with
+    inherited weights from a supernet checkpoint)."""
+    ckpt = load_checkpoint(path)
+    if ckpt.get("kind") == "supernet":
+        from ..supernet import inherit_weights
+
+        supernet, _ = supernet_from_checkpoint(path)
+        arch = ckpt["arch"]
+        model = build_subnet(arch)
+        inherit_weights(model, supernet, arch["choices"])
+        return model, arch, ckpt
+    if ckpt.get("kind") != "subnet":
+        raise CheckpointError(f"{path}: a {ckpt.get('kind')!r} checkpoint, expected a subnet")
+    arch = validate_arch(ckpt["arch"], str(path))
+    model = build_subnet(arch)
+    _load_strict(model, ckpt["model"], path)
+    return model, arch, ckpt

@@ -1,0 +1,129 @@
+"""Finetune a subnet: weights inherited strictly from the supernet (or random init with
+``--from_scratch``); validation NME picks ``checkpoint_best.pth``."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..data import get_layout, landmark_splits
+from ..spaces import load_arch
+from ..supernet import build_subnet, inherit_weights
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
+from .config import to_dict
+from .device import resolve_device, seed_everything
+from .landmark_task import evaluate_nme, training_loss
+from .models import _load_strict, supernet_from_checkpoint
+from .retrain_config import RetrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RetrainResult:
+    arch: dict
+    best_nme: float
+    out_dir: Path
+
+
+def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
+    """The architecture and its model, initialised as the flags ask."""
+    supernet = ckpt = None
+    if cfg.supernet:
+        supernet, ckpt = supernet_from_checkpoint(cfg.supernet)
+    arch = load_arch(cfg.arch) if cfg.arch else ckpt["arch"]
+    model = build_subnet(arch)
+    if not cfg.from_scratch:
+        same = (arch["space"], dict(arch.get("space_kwargs", {}))) == \
+            (ckpt["space"], dict(ckpt["space_kwargs"]))
+        if not same:
+            raise CheckpointError(f"{cfg.supernet}: supernet is {ckpt['space']} "
+                                  f"{ckpt['space_kwargs']}, the architecture is "
+                                  f"{arch['space']} {arch.get('space_kwargs')}")
+        inherit_weights(model, supernet, arch["choices"])
+        log.info("inherited weights from %s", cfg.supernet)
+    return arch, model
+
+
+class Retrainer:
+    def __init__(self, cfg: RetrainConfig):
+        self.cfg = cfg
+        seed_everything(cfg.seed)
+        self.device = resolve_device(cfg.dev_id)
+        resumed = load_checkpoint(cfg.resume, kind="subnet") if cfg.resume else None
+        if resumed:
+            self.arch = resumed["arch"]
+            self.model = build_subnet(self.arch)
+            _load_strict(self.model, resumed["model"], cfg.resume)
+        else:
+            self.arch, self.model = resolve_arch(cfg)
+        self.model.to(self.device)
+        kwargs = self.arch.get("space_kwargs", {})
+        num_points, img_size = kwargs.get("num_points", 106), kwargs.get("img_size", 112)
+        splits = landmark_splits(cfg.dataset, cfg.data_root, num_points, img_size,
+                                 cfg.limit_train, cfg.limit_val, cfg.seed)
+        self.train_loader = DataLoader(splits["train"], cfg.batch_size, shuffle=True,
+                                       drop_last=len(splits["train"]) > cfg.batch_size,
+                                       generator=torch.Generator().manual_seed(cfg.seed))
+        self.val_loader = DataLoader(splits["val"], cfg.batch_size)
+        self.eye_corners = get_layout(cfg.dataset, num_points).eye_corners
+        self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, weight_decay=cfg.wd)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.opt, cfg.epochs * len(self.train_loader))
+        self.out_dir = Path(cfg.snapshot) / cfg.name
+        self.epoch, self.step, self.best = 0, 0, float("inf")
+        if resumed:
+            self.opt.load_state_dict(resumed["opt"])
+            self.sched.load_state_dict(resumed["sched"])
+            self.epoch, self.step, self.best = resumed["epoch"], resumed["step"], resumed["best"]
+            set_rng_state(resumed["rng"])
+            log.info("resumed %s at epoch %d", cfg.resume, self.epoch)
+
+    def run(self) -> RetrainResult:
+        from torch.utils.tensorboard import SummaryWriter
+
+        cfg = self.cfg
+        writer = SummaryWriter(str(self.out_dir / "tensorboard"))
+        start = self.epoch
+        if start == 0:  # the starting point: inherited weights score well before training
+            metrics = evaluate_nme(self.model, self.val_loader, self.device, self.eye_corners)
+            log.info("before retraining: val NME(box) %.4f", metrics["box"])
+        for epoch in range(start, cfg.epochs):
+            self.model.train()
+            bar = tqdm(self.train_loader, desc=f"retrain {epoch + 1}/{cfg.epochs}",
+                       disable=not cfg.progress)
+            for images, landmarks, pose in bar:
+                images, landmarks, pose = (t.to(self.device) for t in (images, landmarks, pose))
+                loss = training_loss(self.model, images, landmarks, pose)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt.step()
+                self.sched.step()
+                writer.add_scalar("train/loss", loss.item(), self.step)
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+                self.step += 1
+            self.epoch = epoch + 1
+            metrics = evaluate_nme(self.model, self.val_loader, self.device, self.eye_corners)
+            for name, value in metrics.items():
+                writer.add_scalar(f"val/nme_{name}", value, self.epoch)
+            improved = metrics["box"] < self.best
+            self.best = min(self.best, metrics["box"])
+            log.info("retrain epoch %d: val NME(box) %.4f%s", self.epoch, metrics["box"],
+                     " (best)" if improved else "")
+            state = dict(kind="subnet", arch=self.arch, model=self.model.state_dict(),
+                         opt=self.opt.state_dict(), sched=self.sched.state_dict(),
+                         epoch=self.epoch, step=self.step, best=self.best, metrics=metrics,
+                         config=to_dict(cfg))
+            save_checkpoint(self.out_dir / "checkpoint_last.pth", **state)
+            if improved:
+                save_checkpoint(self.out_dir / "checkpoint_best.pth", **state)
+        writer.close()
+        return RetrainResult(self.arch, self.best, self.out_dir)
+
+
+def run_retrain(cfg: RetrainConfig) -> RetrainResult:
+    return Retrainer(cfg).run()

@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""Export a subnet to a simplified static ONNX graph and to MNN, and prove both match PyTorch.
+
+    python tools/export.py --resume ckpt_save/subnet/checkpoint_best.pth
+    python tools/export.py --supernet ckpt_save/supernet/checkpoint_best.pth \
+        --resume ckpt_save/subnet/checkpoint_best.pth          # NNI's form
+    python tools/export.py --resume CKPT --no-mnn
+
+ONNX: batch 1, opset 13, one file, input `input`, landmarks the only output; onnxruntime
+must agree with PyTorch to 1e-4. MNN (default when installed): converted in-process, run
+with MNN's runtime, must agree to 1e-3. Any mismatch exits non-zero. Writes
+output/subnet.onnx, output/subnet.mnn and output/export.json.
+"""
+import argparse
+import json
+import sys
+
+import _bootstrap
+
+from lib.atomic import atomic_write_text
+from lib.export import ParityError, export_and_verify, mnn_available
+from lib.train import CheckpointError, subnet_from_checkpoint
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resume", required=True, help="subnet checkpoint (or a supernet "
+                        "checkpoint: its argmax subnet with inherited weights)")
+    parser.add_argument("--supernet", help="accepted for NNI compatibility; the subnet "
+                        "checkpoint already holds its architecture")
+    parser.add_argument("--mnn", action=argparse.BooleanOptionalAction, default=None,
+                        help="also convert and check MNN (default: when MNN is installed)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out_dir", default="output")
+    args = parser.parse_args(argv)
+    _bootstrap.setup_logging()
+    try:
+        model, arch, _ = subnet_from_checkpoint(args.resume)
+        img_size = arch.get("space_kwargs", {}).get("img_size", 112)
+        report = export_and_verify(model, args.out_dir, img_size, args.mnn, args.threads)
+    except (CheckpointError, ParityError, RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report["choices"] = arch["choices"]
+    atomic_write_text(f"{args.out_dir}/export.json", json.dumps(report, indent=1) + "\n")
+    print(f"params {report['params']:,}  MACs {report['macs'] / 1e6:.2f} M")
+    print(f"ONNX {report['onnx']}: {report['onnx_bytes'] / 1024:.0f} KB, parity "
+          f"{report['ort_max_abs_diff']:.2g}, ORT {report['ort_ms']:.3f} ms ({args.threads} thread)")
+    if "mnn" in report:
+        print(f"MNN  {report['mnn']}: {report['mnn_bytes'] / 1024:.0f} KB, parity "
+              f"{report['mnn_max_abs_diff']:.2g}, MNN {report['mnn_ms']:.3f} ms")
+    elif not mnn_available():
+        print("MNN not installed: skipped the MNN conversion (pip install MNN==3.6.1)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+"""Retrain (finetune) a subnet, by default the one derived by a search, from the supernet's
+weights.
+
+    python tools/retrain.py --supernet ckpt_save/supernet/checkpoint_best.pth
+    python tools/retrain.py --supernet CKPT --arch my_arch.json --name mine
+    python tools/retrain.py --arch lib/spaces/archs/pfld_mbv2.json --from_scratch --name mbv2
+    python tools/retrain.py --resume ckpt_save/subnet/checkpoint_last.pth --epochs 20
+
+Writes <snapshot>/<name>/{checkpoint_best.pth, checkpoint_last.pth, tensorboard/}.
+"""
+import sys
+
+import _bootstrap
+
+from lib.data import DataError
+from lib.train import RetrainConfig, parse_config, run_retrain
+
+
+def main(argv=None) -> int:
+    cfg = parse_config(RetrainConfig, argv, __doc__.splitlines()[0])
+    _bootstrap.setup_logging(progress=cfg.progress)
+    try:
+        result = run_retrain(cfg)
+    except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"best val NME (box): {result.best_nme:.4f}; checkpoints in {result.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,15 +5,41 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lut bench clean
+.PHONY: demo compare test lut bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $(STAMP)
 
+SUPERNET := ckpt_save/supernet/checkpoint_last.pth
+RUN      := $(BIN)/python tools
+
+# The whole pipeline on the embedded synthetic faces: search -> sample -> retrain ->
+# export (ONNX + MNN, parity-checked) -> evaluate -> summary table.
 demo: $(STAMP)
-	$(BIN)/python tools/train.py --config configs/demo.yaml
+	$(RUN)/train.py --config configs/demo.yaml
+	$(RUN)/sample.py --supernet $(SUPERNET) --num 8
+	$(RUN)/retrain.py --supernet $(SUPERNET) --config configs/demo_retrain.yaml
+	$(RUN)/export.py --resume ckpt_save/subnet/checkpoint_best.pth
+	$(RUN)/evaluate.py --ckpt ckpt_save/subnet/checkpoint_best.pth --out output/evaluate_subnet.json
+	$(RUN)/report.py --eval output/evaluate_subnet.json --export output/export.json \
+		--pareto output/pareto.csv
+
+# After `make demo`: the same architecture from scratch and both hand-designed baselines,
+# each at the demo's retraining budget, evaluated on the test split.
+compare: $(STAMP)
+	$(RUN)/retrain.py --supernet $(SUPERNET) --from_scratch --name subnet_scratch \
+		--config configs/demo_retrain.yaml
+	$(RUN)/retrain.py --arch lib/spaces/archs/pfld_mbv2.json --from_scratch --name pfld_mbv2 \
+		--config configs/demo_retrain.yaml
+	$(RUN)/retrain.py --arch lib/spaces/archs/pfld_mbv3_small.json --from_scratch \
+		--name pfld_mbv3_small --config configs/demo_retrain.yaml
+	for name in subnet_scratch pfld_mbv2 pfld_mbv3_small; do \
+		$(RUN)/evaluate.py --ckpt ckpt_save/$$name/checkpoint_best.pth \
+			--out output/evaluate_$$name.json || exit 1; done
+	$(RUN)/report.py --eval output/evaluate_subnet.json output/evaluate_subnet_scratch.json \
+		output/evaluate_pfld_mbv2.json output/evaluate_pfld_mbv3_small.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

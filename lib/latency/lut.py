@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ..atomic import atomic_write_text
 from ..ops import build_op
 from ..spaces import DeployView, FirstChooser, FixedChooser, create_space
-from ..spaces.arch import _jsonable
+from ..spaces.arch import jsonable
 from .counting import count_macs
 from .measure import BACKENDS, backend_version, time_ort, time_torch
 
@@ -61,7 +61,7 @@ def trace_slots(space: str, space_kwargs: dict) -> dict:
 
 
 def fingerprint(space: str, space_kwargs: dict, slots: dict) -> str:
-    blob = json.dumps({"space": space, "kwargs": _jsonable(space_kwargs), "slots": slots},
+    blob = json.dumps({"space": space, "kwargs": jsonable(space_kwargs), "slots": slots},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -152,7 +152,7 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
     fixed_value = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
     unit = "MMAC" if backend == "flops" else "ms"
     metadata = {
-        "space": space, "space_kwargs": _jsonable(space_kwargs),
+        "space": space, "space_kwargs": jsonable(space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, slots),
         "input_shape": input_shape_of(space_kwargs), "backend": backend,
         "backend_version": backend_version(backend), "threads": threads, "batch": 1,
@@ -183,7 +183,7 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
     if meta.get("fingerprint") != expected:
         problems.append(f"fingerprint {meta.get('fingerprint')!r} != space's {expected!r} "
                         f"(LUT kwargs {meta.get('space_kwargs')}, space kwargs "
-                        f"{_jsonable(space_kwargs)})")
+                        f"{jsonable(space_kwargs)})")
     entries = lut.get("entries", {})
     missing = [entry_key(label, op, info["in_shape"]) for label, info in slots.items()
                for op in info["candidates"] if entry_key(label, op, info["in_shape"])

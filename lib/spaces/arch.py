@@ -39,7 +39,7 @@ def validate_arch(arch: dict, source: str = "architecture") -> dict:
 
 
 def make_arch(space: str, space_kwargs: dict, choices: dict, **meta) -> dict:
-    arch = {"space": space, "space_kwargs": _jsonable(space_kwargs), "choices": dict(choices)}
+    arch = {"space": space, "space_kwargs": jsonable(space_kwargs), "choices": dict(choices)}
     if meta:
         arch["meta"] = meta
     return arch
@@ -58,10 +58,10 @@ def load_arch(path) -> dict:
     return validate_arch(arch, str(path))
 
 
-def _jsonable(value):
+def jsonable(value):
     """Tuples -> lists so kwargs survive a JSON round trip unchanged."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..spaces import create_space, make_arch
+from ..spaces import create_space, jsonable, make_arch
 from .mixed_op import MixedOp, SupernetChooser
 
 GUMBEL_MODES = ("hard", "soft")
@@ -30,7 +30,7 @@ class Supernet(nn.Module):
         if gumbel not in GUMBEL_MODES:
             raise ValueError(f"gumbel mode must be one of {GUMBEL_MODES}, got {gumbel!r}")
         self.space = space
-        self.space_kwargs = dict(space_kwargs or {})
+        self.space_kwargs = jsonable(dict(space_kwargs or {}))  # as stored in JSON/checkpoints
         self.gumbel = gumbel
         chooser = SupernetChooser()
         self.net = create_space(space, chooser, **self.space_kwargs)

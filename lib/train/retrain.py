@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data import get_layout, landmark_splits
-from ..spaces import load_arch
+from ..spaces import jsonable, load_arch
 from ..supernet import build_subnet, inherit_weights
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
 from .config import to_dict
@@ -38,8 +38,8 @@ def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
     arch = load_arch(cfg.arch) if cfg.arch else ckpt["arch"]
     model = build_subnet(arch)
     if not cfg.from_scratch:
-        same = (arch["space"], dict(arch.get("space_kwargs", {}))) == \
-            (ckpt["space"], dict(ckpt["space_kwargs"]))
+        same = (arch["space"], jsonable(arch.get("space_kwargs", {}))) == \
+            (ckpt["space"], jsonable(ckpt["space_kwargs"]))
         if not same:
             raise CheckpointError(f"{cfg.supernet}: supernet is {ckpt['space']} "
                                   f"{ckpt['space_kwargs']}, the architecture is "

@@ -156,7 +156,7 @@ class Searcher:
                  metrics["box"], " (best)" if improved else "", tau, predicted, self.lut.unit)
         arch = self.model.derived_arch(predicted=predicted, unit=self.lut.unit,
                                        val_nme_box=metrics["box"], epoch=epoch + 1)
-        state = dict(kind="supernet", space=self.cfg.space, space_kwargs=self.space_kwargs,
+        state = dict(kind="supernet", space=self.cfg.space, space_kwargs=self.model.space_kwargs,
                      gumbel=self.cfg.gumbel, arch=arch, model=self.model.state_dict(),
                      w_opt=self.w_opt.state_dict(), t_opt=self.t_opt.state_dict(),
                      w_sched=self.w_sched.state_dict(), epoch=epoch + 1, step=self.step,

@@ -1,0 +1,56 @@
+#!/usr/bin/env python
+"""Print the pipeline's summary table from the JSON the other tools wrote.
+
+    python tools/report.py --eval output/evaluate_subnet.json --export output/export.json \
+        --pareto output/pareto.csv
+    python tools/report.py --eval output/evaluate_subnet.json output/evaluate_mbv2.json ...
+
+Columns: model, LUT-predicted latency (searched subnet), measured ORT / MNN latency
+(1 thread), params, MACs, test NME (box; inter-ocular where known).
+"""
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401  (import path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval", nargs="+", required=True, help="evaluate.py JSON files")
+    parser.add_argument("--export", help="export.json of the first model (adds MNN, sizes)")
+    parser.add_argument("--pareto", help="pareto.csv (adds the argmax's predicted latency)")
+    args = parser.parse_args(argv)
+    try:
+        evals = [(Path(p).stem.removeprefix("evaluate_"), json.loads(Path(p).read_text()))
+                 for p in args.eval]
+        export = json.loads(Path(args.export).read_text()) if args.export else {}
+        predicted = {}
+        if args.pareto:
+            with open(args.pareto) as handle:
+                predicted = {r["arch_id"]: r for r in csv.DictReader(handle)}
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    header = ["model", "predicted ms", "ORT ms", "MNN ms", "params", "MMACs", "ONNX KB",
+              "NME box", "NME io"]
+    rows = []
+    for i, (name, ev) in enumerate(evals):
+        first = i == 0
+        argmax = predicted.get("argmax") if first else None
+        rows.append([name, f"{float(argmax['predicted']):.3f}" if argmax else "-",
+                     f"{ev['ort_ms']:.3f}",
+                     f"{export['mnn_ms']:.3f}" if first and "mnn_ms" in export else "-",
+                     f"{ev['params']:,}", f"{ev['macs'] / 1e6:.1f}" if ev.get("macs") else "-",
+                     f"{export['onnx_bytes'] / 1024:.0f}" if first and export else "-",
+                     f"{ev['nme_box']:.4f}", f"{ev['nme_io']:.4f}" if "nme_io" in ev else "-"])
+    widths = [max(len(str(r[c])) for r in rows + [header]) for c in range(len(header))]
+    for row in [header, ["-" * w for w in widths]] + rows:
+        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

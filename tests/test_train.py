@@ -73,6 +73,8 @@ def test_config_precedence_and_unknown_keys(tmp_path, capsys):
     config.write_text("epochs: 30\nlr: 0.5\n")
     cfg = parse_config(SearchConfig, ["--config", str(config), "--lr", "0.1"])
     assert cfg.epochs == 30 and cfg.lr == 0.1 and cfg.batch_size == 64
+    assert parse_config(SearchConfig, ["--progress"]).progress is True
+    assert parse_config(SearchConfig, ["--progress", "false"]).progress is False
     config.write_text("epochs: 7\nepocs: 3\n")
     with pytest.raises(SystemExit) as info:
         parse_config(SearchConfig, ["--config", str(config)])

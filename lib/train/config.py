@@ -63,9 +63,11 @@ def parse_config(cls, argv=None, description: str = ""):
     for field in fields:
         default = field.default if field.default is not dataclasses.MISSING else \
             field.default_factory()
+        flag = {"nargs": "?", "const": True} if isinstance(default, bool) else {}  # bare = on
         parser.add_argument(f"--{field.name}", type=_parser_for(field, hints),
                             choices=field.metadata.get("choices"), default=argparse.SUPPRESS,
-                            help=f"{field.metadata.get('help', '')} (default: {default})")
+                            help=f"{field.metadata.get('help', '')} (default: {default})",
+                            **flag)
     args = vars(parser.parse_args(argv))
     values = {}
     config_file = args.pop("config", None)

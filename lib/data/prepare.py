@@ -1,0 +1,160 @@
+"""Raw landmark data -> PFLD-ready crops in the ``list.txt`` layout that ``--dataset jd106``
+reads: square crop of ``margin`` x the landmark box around its centre (zero padding), resized
+to ``img_size``, coordinates normalised to the crop, Euler angles by solvePnP where the layout
+has a pose model, and a seeded train/val/test split. Built in a temp folder and renamed at the
+end, so a failure leaves nothing half-written."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .errors import DataError
+from .formats import FORMATS, RawSample
+from .headpose import estimate_euler
+from .layouts import get_layout
+from .synthetic import format_line
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class PrepareReport:
+    out: Path
+    written: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)  # (where, reason)
+    layout: str = ""
+    euler: bool = False
+
+
+def image_is_complete(path: Path) -> bool:
+    """JPEG must end with EOI, PNG must hold IEND: cv2 decodes a truncated file silently."""
+    data = path.read_bytes()
+    if data[:2] == b"\xff\xd8":
+        return data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return b"IEND" in data[-64:]
+    return True
+
+
+def load_checked(sample: RawSample, num_points: int) -> np.ndarray:
+    """The decoded image, after checking the sample; DataError naming the file otherwise."""
+    where, points = sample.where, sample.points
+    if points.shape != (num_points, 2):
+        raise DataError(f"{where}: {len(points)} points, expected {num_points}")
+    if not np.isfinite(points).all():
+        raise DataError(f"{where}: NaN or infinite coordinate")
+    if not sample.image.is_file():
+        raise DataError(f"{where}: image not found: {sample.image}")
+    if not image_is_complete(sample.image):
+        raise DataError(f"{where}: truncated image {sample.image}")
+    image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataError(f"{where}: cannot decode image {sample.image}")
+    h, w = image.shape[:2]
+    low, high = points.min(0), points.max(0)
+    if (low < [-0.5 * w, -0.5 * h]).any() or (high > [1.5 * w, 1.5 * h]).any():
+        raise DataError(f"{where}: coordinates far outside the {w}x{h} image")
+    if (high - low).min() < 2:
+        raise DataError(f"{where}: degenerate landmark box {high - low}")
+    return image
+
+
+def crop_face(image, points, img_size: int, margin: float):
+    """Square crop of ``margin`` x the landmark box's long side, centred on the box."""
+    low, high = points.min(0), points.max(0)
+    centre, side = (low + high) / 2, margin * (high - low).max()
+    scale = img_size / side
+    affine = np.array([[scale, 0, img_size / 2 - scale * centre[0]],
+                       [0, scale, img_size / 2 - scale * centre[1]]])
+    crop = cv2.warpAffine(image, affine, (img_size, img_size), flags=cv2.INTER_AREA,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    crop_points = points * scale + affine[:, 2]
+    return crop, crop_points
+
+
+def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
+            split=(0.8, 0.1, 0.1), seed: int = 0, skip_bad: bool = False,
+            num_points: int | None = None, layout: str | None = None,
+            progress: bool = True) -> PrepareReport:
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}; known: {sorted(FORMATS)}")
+    reader, default_layout, default_points = FORMATS[fmt]
+    num_points = num_points or default_points
+    if num_points is None:
+        raise DataError(f"format {fmt!r} needs --num_points")
+    if len(split) != 3 or abs(sum(split) - 1) > 1e-6 or min(split) < 0:
+        raise DataError(f"--split must be three non-negative fractions summing to 1: {split}")
+    layout = get_layout(layout or default_layout or "unknown", num_points)
+    out = Path(out)
+    report = PrepareReport(out, layout=layout.name, euler=layout.pose_model is not None)
+
+    def bad(error: DataError):
+        if not skip_bad:
+            raise error
+        log.warning("skipped: %s", error)
+        report.skipped.append(str(error))
+
+    samples, seen = [], {}
+    for item in reader(data_root, num_points):
+        if isinstance(item, DataError):
+            bad(item)
+            continue
+        key = item.image.resolve()
+        if key in seen:
+            bad(DataError(f"{item.where}: duplicate entry for {item.image} "
+                          f"(first at {seen[key]})"))
+            continue
+        seen[key] = item.where
+        samples.append(item)
+    order = np.random.default_rng(seed).permutation(len(samples))
+    bounds = np.cumsum([round(f * len(samples)) for f in split[:2]])
+    assignment = {int(i): SPLITS[int(np.searchsorted(bounds, rank, side="right"))]
+                  for rank, i in enumerate(order)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        lines = {s: [] for s in SPLITS}
+        for index, sample in enumerate(tqdm(samples, desc=f"prepare {fmt}",
+                                            disable=not progress)):
+            try:
+                image = load_checked(sample, num_points)
+            except DataError as exc:
+                bad(exc)
+                continue
+            crop, points = crop_face(image, sample.points, img_size, margin)
+            euler = estimate_euler(points, layout, img_size)
+            split_name = assignment[index]
+            name = f"imgs/{index:06d}.png"
+            folder = tmp / f"{split_name}_data"
+            (folder / "imgs").mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / name), crop)
+            lines[split_name].append(format_line(name, (points + 0.5) / img_size,
+                                                 np.zeros(3) if euler is None else euler))
+        for split_name, split_lines in lines.items():
+            folder = tmp / f"{split_name}_data"
+            folder.mkdir(exist_ok=True)
+            (folder / "list.txt").write_text("".join(f"{line}\n" for line in split_lines))
+            report.written[split_name] = len(split_lines)
+        if not sum(report.written.values()):
+            raise DataError(f"{data_root}: no usable samples")
+        meta = {"format": fmt, "source": str(data_root), "layout": layout.name,
+                "num_points": num_points, "img_size": img_size, "margin": margin,
+                "split": list(split), "seed": seed, "written": report.written,
+                "skipped": report.skipped, "euler": "solvePnP" if report.euler else "none (zeros)"}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report

@@ -1,0 +1,152 @@
+"""Raw formats, layouts, solvePnP, preparation and its bad-input handling."""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lib.data import DataError, LandmarkListDataset
+from lib.data.augment import hflip
+from lib.data.formats import read_datatang, read_facesynthetics, read_pixel_list, read_pts
+from lib.data.headpose import estimate_euler
+from lib.data.layouts import LAYOUTS, get_layout
+from lib.data.prepare import prepare
+from lib.data.render import render_face
+from tests.conftest import ROOT
+
+SHARED = ROOT.parent / "shared" / "data"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is absent")
+
+
+@needs_shared
+def test_real_datatang_json_and_pixel_list_agree():
+    samples = list(read_datatang(SHARED / "datatang106"))
+    assert len(samples) == 400 and all(s.points.shape == (106, 2) for s in samples)
+    assert all(s.image.is_file() for s in samples)
+    assert sum((~s.visible).sum() for s in samples) > 0  # visibility flags are read
+    listed = {s.image.name: s.points
+              for s in read_pixel_list(SHARED / "datatang106" / "list_pixels.txt", 106)}
+    for s in samples[:20]:
+        assert np.allclose(listed[s.image.name], s.points, atol=1e-3)
+
+
+@needs_shared
+def test_real_pts_and_facesynthetics():
+    helen = list(read_pts(SHARED / "helen68"))
+    assert len(helen) == 100 and all(s.points.shape == (68, 2) and s.image.is_file()
+                                     for s in helen)
+    fs = list(read_facesynthetics(SHARED / "facesynthetics_100"))
+    assert len(fs) == 80 and all(s.points.shape == (70, 2) and s.image.is_file() for s in fs)
+
+
+@needs_shared
+@pytest.mark.parametrize("fmt, folder, n", [("datatang", "datatang106", 106),
+                                             ("pts", "helen68", 68),
+                                             ("facesynthetics", "facesynthetics_100", 70)])
+def test_prepare_real_data_is_loadable(fmt, folder, n, tmp_path):
+    report = prepare(fmt, SHARED / folder, tmp_path / "out", progress=False)
+    assert sum(report.written.values()) > 0 and not report.skipped
+    train = LandmarkListDataset(tmp_path / "out" / "train_data" / "list.txt", n, 112)
+    image, landmarks, euler = train[0]
+    assert image.shape == (3, 112, 112)
+    pts = landmarks.reshape(-1, 2)
+    assert (pts > -0.2).all() and (pts < 1.2).all()  # face inside the crop, margin 1.2
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert meta["written"] == report.written
+
+
+def test_headerless_pts(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((50, 50, 3), np.uint8))
+    (tmp_path / "a.pts").write_text("\n".join(f"{i} {i + 1}" for i in range(68)) + "\n")
+    (sample,) = read_pts(tmp_path)
+    assert sample.points.shape == (68, 2) and sample.image.name == "a.png"
+
+
+def test_solvepnp_recovers_synthetic_pose():
+    errors = []
+    for seed in range(30):
+        _, landmarks, pose, _ = render_face(np.random.default_rng(seed), 112)
+        errors.append(np.abs(estimate_euler(landmarks * 112 - 0.5, LAYOUTS["synthetic"], 112)
+                             - pose))
+    assert (np.mean(errors, axis=0) < 6).all()  # a few degrees: identity varies the shape
+
+
+@pytest.mark.parametrize("name", ["synthetic", "ibug68", "facesynthetics70"])
+def test_flip_twice_is_identity(name):
+    layout = LAYOUTS[name]
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    landmarks, euler = rng.random((layout.num_points, 2)), np.array([5.0, 20.0, -10.0])
+    once = hflip(image, landmarks, euler, layout)
+    assert not np.allclose(once[1], landmarks)
+    back = hflip(*once, layout)
+    assert np.array_equal(back[0], image) and np.allclose(back[1], landmarks)
+    assert np.allclose(back[2], euler)
+
+
+def test_flip_pairs_are_involutions():
+    for layout in LAYOUTS.values():
+        seen = [i for pair in layout.flip_pairs for i in pair]
+        assert len(seen) == len(set(seen)), layout.name
+        assert all(0 <= i < layout.num_points for i in seen)
+    assert get_layout("jd106", 106).eye_corners == (35, 93)
+    with pytest.raises(ValueError, match="no flip pairs"):
+        hflip(np.zeros((4, 4, 3)), np.zeros((106, 2)), np.zeros(3), get_layout("mine", 106))
+
+
+def _pixel_fixture(tmp_path, lines_for):
+    """A pixel-list dataset of 4 good 64x64 images plus whatever ``lines_for`` adds."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pts = " ".join(f"{10 + 40 * (i % 2)} {10 + 40 * (i // 2)}" for i in range(4))
+    lines = []
+    for i in range(4):
+        cv2.imwrite(str(raw / f"{i}.png"), np.full((64, 64, 3), 40 * i, np.uint8))
+        lines.append(f"{i}.png {pts}")
+    lines += lines_for(raw, pts)
+    (raw / "list.txt").write_text("\n".join(lines) + "\n")
+    return raw
+
+
+def _truncated(raw, pts):
+    cv2.imwrite(str(raw / "t.jpg"), np.full((64, 64, 3), 128, np.uint8))
+    data = (raw / "t.jpg").read_bytes()
+    (raw / "t.jpg").write_bytes(data[: len(data) // 2])
+    return [f"t.jpg {pts}"]
+
+
+def _unreadable(raw, pts):
+    (raw / "u.png").write_bytes(b"garbage")
+    return [f"u.png {pts}"]
+
+
+def _fresh(raw, coordinates):
+    cv2.imwrite(str(raw / "f.png"), np.zeros((64, 64, 3), np.uint8))
+    return [f"f.png {coordinates}"]
+
+
+BAD_CASES = {
+    "truncated image": (_truncated, "list.txt:5: truncated image"),
+    "unreadable image": (_unreadable, "list.txt:5: cannot decode image"),
+    "wrong point count": (lambda raw, pts: [f"0.png {pts} 1 2"], "list.txt:5: 11 values"),
+    "NaN": (lambda raw, pts: _fresh(raw, f"nan {pts.split(' ', 1)[1]}"), "list.txt:5: NaN"),
+    "absurd coordinates": (lambda raw, pts: _fresh(raw, f"9999 {pts.split(' ', 1)[1]}"),
+                           "list.txt:5: coordinates far outside"),
+    "missing file": (lambda raw, pts: [f"gone.png {pts}"], "list.txt:5: image not found"),
+    "duplicate": (lambda raw, pts: [f"3.png {pts}"], "list.txt:5: duplicate entry"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_input_stops_or_is_skipped(case, tmp_path):
+    make, message = BAD_CASES[case]
+    raw = _pixel_fixture(tmp_path, make)
+    out = tmp_path / "prepared"
+    with pytest.raises(DataError, match=message):
+        prepare("pixels", raw, out, img_size=32, num_points=4, progress=False)
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["raw"]
+    report = prepare("pixels", raw, out, img_size=32, num_points=4, skip_bad=True,
+                     progress=False)
+    assert len(report.skipped) == 1 and message.split(": ", 1)[1] in report.skipped[0]
+    assert sum(report.written.values()) == 4

@@ -1,0 +1,59 @@
+#!/usr/bin/env python
+"""Prepare raw landmark data as PFLD-ready crops (the list.txt layout --dataset jd106 reads).
+
+    python tools/prepare_data.py --dataset datatang --data_root ../shared/data/datatang106 \
+        --out data/datatang106
+    python tools/prepare_data.py --dataset pts --data_root ../shared/data/helen68 --out data/helen
+    python tools/prepare_data.py --dataset facesynthetics --data_root RAW --out data/fs --img_size 128
+    python tools/prepare_data.py --dataset pixels --data_root list_pixels.txt --num_points 106 ...
+
+Formats: facesynthetics (NNNNNN.png + _ldmks.txt, 70 points), pts (300-W, with or without
+header), datatang (JSON, 106 points), pixels (`file x1 y1 ... xN yN`). Bad input stops with
+`file:line: reason` unless --skip_bad, which logs and counts each. Nothing half-written is
+left in --out if preparation fails.
+"""
+import argparse
+import sys
+
+import _bootstrap
+
+from lib.data import DataError
+from lib.data.formats import FORMATS
+from lib.data.prepare import prepare
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True, choices=sorted(FORMATS), help="raw format")
+    parser.add_argument("--data_root", required=True, help="raw folder (or pixel-list file)")
+    parser.add_argument("--out", required=True, help="output folder, e.g. data/NAME")
+    parser.add_argument("--img_size", type=int, default=112, help="crop size (128 for mbv2)")
+    parser.add_argument("--margin", type=float, default=1.2, help="crop side / landmark box")
+    parser.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num_points", type=int, default=None, help="points per face "
+                        "(needed for --dataset pixels)")
+    parser.add_argument("--layout", default=None, help="landmark layout (flip pairs, eye "
+                        "corners, pose points); default: the format's")
+    parser.add_argument("--skip_bad", action="store_true", help="log and skip bad samples")
+    args = parser.parse_args(argv)
+    _bootstrap.setup_logging()
+    try:
+        split = tuple(float(v) for v in args.split.split(","))
+        report = prepare(args.dataset, args.data_root, args.out, args.img_size, args.margin,
+                         split, args.seed, args.skip_bad, args.num_points, args.layout)
+    except (DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    written = ", ".join(f"{k} {v}" for k, v in report.written.items())
+    print(f"wrote {report.out}: {written} (layout {report.layout}; Euler angles "
+          f"{'by solvePnP' if report.euler else 'not available: zeros'})")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} bad sample(s):")
+        for reason in report.skipped:
+            print(f"  {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,14 +1,18 @@
 """Dataset factory: ``--dataset`` + ``--data_root`` -> train / val / test datasets."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch.utils.data import Subset
+from torch.utils.data import Dataset, Subset
 
+from .augment import LandmarkAugment
 from .errors import DataError
 from .landmark_list import LandmarkListDataset
+from .layouts import Layout, get_layout
 from .synthetic import ensure_synthetic
 
 log = logging.getLogger(__name__)
@@ -20,9 +24,37 @@ def default_data_root(dataset: str) -> Path:
     return REPO / "data" / dataset
 
 
+def dataset_layout(dataset: str, data_root, num_points: int) -> Layout:
+    """The layout named in a prepared folder's meta.json, else the dataset's own."""
+    root = Path(data_root) if data_root else default_data_root(dataset)
+    meta = root / "meta.json"
+    name = json.loads(meta.read_text()).get("layout", dataset) if meta.is_file() else dataset
+    return get_layout(name, num_points)
+
+
+class Augmented(Dataset):
+    """A training view of a landmark dataset with online augmentation. The per-item seed
+    comes from torch's global generator, so a seeded run is reproducible."""
+
+    def __init__(self, base, augment: LandmarkAugment):
+        self.base, self.augment = base, augment
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, index):
+        image, landmarks, euler = self.base[index]
+        rng = np.random.default_rng(int(torch.randint(2 ** 31, (1,))))
+        pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        pixels, landmarks, euler = self.augment(pixels, landmarks.view(-1, 2).numpy(),
+                                                euler.numpy(), rng)
+        return (torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float() / 255.0,
+                torch.from_numpy(landmarks.reshape(-1)), torch.from_numpy(euler).float())
+
+
 def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
                     limit_train: int | None = None, limit_val: int | None = None,
-                    seed: int = 0) -> dict:
+                    seed: int = 0, augment: bool = False) -> dict:
     """``{"train", "val", "test"}`` datasets. Without a ``val_data`` folder, 10% of the
     training list (seeded) becomes the validation split, so test stays untouched."""
     if dataset not in DATASETS:
@@ -49,6 +81,8 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
                  n_val)
         val = Subset(train, order[:n_val][:limit_val].tolist())
         train = Subset(train, order[n_val:].tolist())
+    if augment:
+        train = Augmented(train, LandmarkAugment(dataset_layout(dataset, root, num_points)))
     test_list = root / "test_data" / "list.txt"
     test = (lambda: load("test")) if test_list.is_file() else None
     return {"train": train, "val": val, "test": test}

@@ -8,11 +8,11 @@ import onnx
 import torch
 from torch.utils.data import DataLoader
 
-from ..data import DataError, get_layout, landmark_splits
+from ..data import DataError, dataset_layout, landmark_splits
 from ..latency import count_macs, time_ort
 from ..latency.measure import _median_ms, ort_session
 from ..spaces import DeployView
-from .metrics import ced_auc, failure_rate, nme
+from .metrics import ced_auc, failure_rate, nme, region_nme
 from .models import subnet_from_checkpoint
 
 
@@ -33,13 +33,15 @@ def _predict(model_or_session, loader):
             torch.cat(true_poses))
 
 
-def summarize(pred, target, pose_pred, pose_true, eye_corners=None) -> dict:
+def summarize(pred, target, pose_pred, pose_true, eye_corners=None, regions=None) -> dict:
     errors = nme(pred, target, eye_corners)
     report = {"samples": len(pred)}
     for name, values in errors.items():
         report[f"nme_{name}"] = float(values.mean())
         report[f"failure_rate_{name}@0.10"] = failure_rate(values, 0.10)
         report[f"auc_{name}@0.10"] = ced_auc(values, 0.10)
+    for region, value in region_nme(pred, target, regions or {}).items():
+        report[f"nme_box_{region}"] = value
     if pose_pred is not None:
         report["euler_mae_deg"] = float((pose_pred - pose_true).abs().mean())
     return report
@@ -76,8 +78,8 @@ def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 
     if data is None:
         raise DataError(f"{data_root}: no {split} split")
     loader = DataLoader(data, 64)
-    report = summarize(*_predict(runner, loader),
-                       eye_corners=get_layout(dataset, num_points).eye_corners)
+    layout = dataset_layout(dataset, data_root, num_points)
+    report = summarize(*_predict(runner, loader), layout.eye_corners, layout.regions)
     report.update({"model": str(path), "split": split, "params": params, "macs": macs,
                    "ort_ms": latency, "threads": threads,
                    "choices": arch["choices"] if arch else None})

@@ -29,3 +29,13 @@ def ced_auc(errors: torch.Tensor, limit: float = 0.10, steps: int = 1000) -> flo
     thresholds = torch.linspace(0, limit, steps + 1)
     curve = (errors[None, :] <= thresholds[:, None]).float().mean(dim=1)
     return float(torch.trapezoid(curve, thresholds) / limit)
+
+
+def region_nme(pred: torch.Tensor, target: torch.Tensor, regions: dict) -> dict[str, float]:
+    """Box-normalised NME per named region (jaw, brows, eyes, nose, mouth)."""
+    pred = pred.reshape(len(pred), -1, 2)
+    target = target.reshape(len(target), -1, 2)
+    size = target.amax(dim=1) - target.amin(dim=1)
+    norm = (size[:, 0] * size[:, 1]).clamp_min(1e-12).sqrt()
+    err = (pred - target).norm(dim=2) / norm[:, None]
+    return {name: float(err[:, list(index)].mean()) for name, index in regions.items()}

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..data import get_layout, landmark_splits
+from ..data import dataset_layout, landmark_splits
 from ..spaces import jsonable, load_arch
 from ..supernet import build_subnet, inherit_weights
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
@@ -65,12 +65,12 @@ class Retrainer:
         kwargs = self.arch.get("space_kwargs", {})
         num_points, img_size = kwargs.get("num_points", 106), kwargs.get("img_size", 112)
         splits = landmark_splits(cfg.dataset, cfg.data_root, num_points, img_size,
-                                 cfg.limit_train, cfg.limit_val, cfg.seed)
+                                 cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
         self.train_loader = DataLoader(splits["train"], cfg.batch_size, shuffle=True,
                                        drop_last=len(splits["train"]) > cfg.batch_size,
                                        generator=torch.Generator().manual_seed(cfg.seed))
         self.val_loader = DataLoader(splits["val"], cfg.batch_size)
-        self.eye_corners = get_layout(cfg.dataset, num_points).eye_corners
+        self.eye_corners = dataset_layout(cfg.dataset, cfg.data_root, num_points).eye_corners
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, weight_decay=cfg.wd)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.opt, cfg.epochs * len(self.train_loader))

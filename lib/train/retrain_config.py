@@ -25,6 +25,8 @@ class RetrainConfig:
     lr: float = option(2e-3, "learning rate (Adam, cosine schedule)")
     wd: float = option(1e-6, "weight decay")
     seed: int = option(0, "random seed")
+    augment: bool = option(False, "online augmentation of the training split (flip with the "
+                                  "layout's pairs, rotation, scale/shift, colour, blur, occlusion)")
     limit_train: int | None = option(None, "use only the first N training samples")
     limit_val: int | None = option(None, "use only the first N validation samples")
     progress: bool = option(True, "show progress bars")

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..atomic import atomic_open
-from ..data import get_layout, landmark_splits
+from ..data import dataset_layout, landmark_splits
 from ..latency import count_macs
 from ..spaces import DeployView
 from ..supernet import build_subnet, inherit_weights
@@ -39,7 +39,8 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
     gen = torch.Generator().manual_seed(seed)
     calib = DataLoader(splits["train"], batch_size, shuffle=True, generator=gen)
     val = DataLoader(splits["val"], batch_size)
-    eye_corners = get_layout(cfg["dataset"], kwargs["num_points"]).eye_corners
+    eye_corners = dataset_layout(cfg["dataset"], data_root or cfg["data_root"],
+                                 kwargs["num_points"]).eye_corners
     candidates = [supernet.derive()] + supernet.sample_archs(num, gen)
     unique = list({json.dumps(c, sort_keys=True): c for c in candidates}.values())
     rows = []

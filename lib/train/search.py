@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from ..data import get_layout, landmark_splits
+from ..data import dataset_layout, landmark_splits
 from ..latency import CostLoss, LatencyTable, build_lut, check_lut, default_lut_path, load_lut
 from ..spaces import save_arch
 from ..supernet import Supernet, temperature
@@ -63,7 +63,7 @@ class Searcher:
         self.cost_loss = CostLoss(cfg.mode, cfg.alpha, cfg.beta, self.lut.reference(),
                                   cfg.target_ms)
         splits = landmark_splits(cfg.dataset, cfg.data_root, cfg.num_points, cfg.img_size,
-                                 cfg.limit_train, cfg.limit_val, cfg.seed)
+                                 cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
         weight_part, theta_part = split_theta(splits["train"], cfg.theta_split, cfg.seed)
         loader_gen = torch.Generator().manual_seed(cfg.seed)
         self.weight_loader = DataLoader(weight_part, cfg.batch_size, shuffle=True,
@@ -72,7 +72,7 @@ class Searcher:
         self.theta_loader = DataLoader(theta_part, cfg.batch_size, shuffle=True,
                                        generator=loader_gen)
         self.val_loader = DataLoader(splits["val"], cfg.batch_size)
-        self.eye_corners = get_layout(cfg.dataset, cfg.num_points).eye_corners
+        self.eye_corners = dataset_layout(cfg.dataset, cfg.data_root, cfg.num_points).eye_corners
         self.model = Supernet(cfg.space, self.space_kwargs, cfg.gumbel).to(self.device)
         self.w_opt = torch.optim.Adam(self.model.weight_parameters(), cfg.lr, weight_decay=cfg.wd)
         total_steps = cfg.epochs * len(self.weight_loader)

@@ -43,6 +43,8 @@ class SearchConfig:
     twd: float = option(5e-4, "weight decay of the architecture logits")
     theta_split: float = option(0.2, "fraction of the training set held out for θ steps")
     seed: int = option(0, "random seed")
+    augment: bool = option(False, "online augmentation of the training split (flip with the "
+                                  "layout's pairs, rotation, scale/shift, colour, blur, occlusion)")
     limit_train: int | None = option(None, "use only the first N training samples")
     limit_val: int | None = option(None, "use only the first N validation samples")
     progress: bool = option(True, "show progress bars")

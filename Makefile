@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo compare test lut bench clean
+.PHONY: demo compare datatang test lut bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,23 @@ compare: $(STAMP)
 			--out output/evaluate_$$name.json || exit 1; done
 	$(RUN)/report.py --eval output/evaluate_subnet.json output/evaluate_subnet_scratch.json \
 		output/evaluate_pfld_mbv2.json output/evaluate_pfld_mbv3_small.json
+
+# Real data: prepare ../shared/data/datatang106 (Datatang JSON), search, retrain the searched
+# subnet and the hand-designed PFLD baseline at the same budget, evaluate both on test.
+DT := ckpt_save/datatang
+datatang: $(STAMP)
+	$(RUN)/prepare_data.py --dataset datatang --data_root ../shared/data/datatang106 \
+		--out data/datatang106
+	$(RUN)/train.py --config configs/datatang_search.yaml
+	$(RUN)/retrain.py --supernet $(DT)/supernet/checkpoint_last.pth \
+		--config configs/datatang_retrain.yaml
+	$(RUN)/retrain.py --arch lib/spaces/archs/pfld_mbv2.json --from_scratch --name pfld_mbv2 \
+		--config configs/datatang_retrain.yaml
+	for name in subnet pfld_mbv2; do \
+		$(RUN)/evaluate.py --ckpt $(DT)/$$name/checkpoint_best.pth --dataset jd106 \
+			--data_root data/datatang106 --out output/datatang/evaluate_$$name.json || exit 1; done
+	$(RUN)/report.py --eval output/datatang/evaluate_subnet.json \
+		output/datatang/evaluate_pfld_mbv2.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

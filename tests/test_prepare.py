@@ -193,3 +193,30 @@ def test_region_nme_matches_hand_computation():
     pred = target + torch.tensor([[0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.4]])
     regions = {"top": (0, 1), "bottom": (2, 3)}
     assert region_nme(pred, target, regions) == pytest.approx({"top": 0.1, "bottom": 0.2})
+
+
+def test_attribute_columns_are_tolerated_when_consistent(tmp_path):
+    from lib.data import read_list
+    from lib.data.synthetic import format_line
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    line = format_line("a.png", np.full((4, 2), 0.5), np.array([1.0, 2.0, 3.0]))
+    path, coords_euler = line.split(" ", 1)[0], line.split(" ", 1)[1].split()
+    with_attrs = " ".join([path] + coords_euler[:8] + ["0", "1", "0", "0", "1", "0"]
+                          + coords_euler[8:])
+    (tmp_path / "list.txt").write_text(f"{with_attrs}\n{with_attrs}\n")
+    _, landmarks, euler, _ = read_list(tmp_path / "list.txt", 4)
+    assert np.allclose(euler, [[1, 2, 3]] * 2) and np.allclose(landmarks, 0.5)
+    (tmp_path / "list.txt").write_text(f"{with_attrs}\n{line}\n")
+    with pytest.raises(DataError, match=r"list.txt:2: 12 values, expected 18"):
+        read_list(tmp_path / "list.txt", 4)
+
+
+def test_offline_augmented_copies_only_in_train(tmp_path):
+    raw = _pixel_fixture(tmp_path, lambda raw, pts: [])
+    report = prepare("pixels", raw, tmp_path / "out", img_size=32, num_points=4,
+                     split=(0.5, 0.25, 0.25), augment_copies=2, progress=False)
+    assert report.written == {"train": 2 * 3, "val": 1, "test": 1}
+    names = [line.split()[0] for line in
+             (tmp_path / "out" / "train_data" / "list.txt").read_text().splitlines()]
+    assert sum("_aug" in n for n in names) == 4

@@ -35,13 +35,17 @@ def main(argv=None) -> int:
                         "(needed for --dataset pixels)")
     parser.add_argument("--layout", default=None, help="landmark layout (flip pairs, eye "
                         "corners, pose points); default: the format's")
+    parser.add_argument("--augment_copies", type=int, default=0, help="extra augmented copies "
+                        "of each training face (PFLD-style: rotation up to 30°, scale, shift, "
+                        "colour, flip)")
     parser.add_argument("--skip_bad", action="store_true", help="log and skip bad samples")
     args = parser.parse_args(argv)
     _bootstrap.setup_logging()
     try:
         split = tuple(float(v) for v in args.split.split(","))
         report = prepare(args.dataset, args.data_root, args.out, args.img_size, args.margin,
-                         split, args.seed, args.skip_bad, args.num_points, args.layout)
+                         split, args.seed, args.skip_bad, args.num_points, args.layout,
+                         args.augment_copies)
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
-"""PFLD/NNI ``list.txt``: ``path x0 y0 ... x{N-1} y{N-1} pitch yaw roll`` per line;
-coordinates normalised to the crop, angles in degrees. Images are decoded up front (with a
+"""PFLD/NNI ``list.txt``: ``path x0 y0 ... x{N-1} y{N-1} [attributes...] pitch yaw roll`` per
+line; coordinates normalised to the crop, angles in degrees. Attribute columns (PFLD's WFLW
+lists carry 6) are tolerated when every line has the same number as the first. Images are decoded up front (with a
 progress bar) when they fit in memory, so a bad file stops the run before training starts."""
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ PRELOAD_LIMIT_BYTES = 2 << 30
 
 
 def read_list(list_path, num_points: int, limit: int | None = None):
-    """Parse and check a list file; return ``(paths, landmarks [M,N,2], euler [M,3], lines)``."""
+    """Parse and check a list file; return ``(paths, landmarks [M,N,2], euler [M,3], lines)``
+    (attribute columns, if any, are checked for count and dropped)."""
     list_path = Path(list_path)
     if not list_path.is_file():
         raise DataError(f"{list_path}: list file not found")
-    expected = 1 + 2 * num_points + 3
+    minimum = 1 + 2 * num_points + 3
+    expected = None  # fixed by the first line: minimum + number of attribute columns
     paths, values, line_numbers = [], [], []
     with list_path.open() as handle:
         for number, line in enumerate(handle, 1):
@@ -31,10 +34,13 @@ def read_list(list_path, num_points: int, limit: int | None = None):
             if not tokens:
                 continue
             where = f"{list_path}:{number}"
-            if len(tokens) != expected:
-                raise DataError(f"{where}: {len(tokens)} values, expected {expected} "
+            if expected is None and len(tokens) >= minimum:
+                expected = len(tokens)
+            if len(tokens) != (expected or minimum):
+                extra = ", as on the first line" if expected and expected > minimum else ""
+                raise DataError(f"{where}: {len(tokens)} values, expected {expected or minimum} "
                                 f"(path + {2 * num_points} coordinates for {num_points} points "
-                                "+ pitch yaw roll)")
+                                f"+ pitch yaw roll{extra})")
             try:
                 numbers = np.array(tokens[1:], dtype=np.float64)
             except ValueError as exc:
@@ -57,7 +63,7 @@ def read_list(list_path, num_points: int, limit: int | None = None):
         raise DataError(f"{list_path}: no samples")
     values = np.stack(values).astype(np.float32)
     landmarks = values[:, :2 * num_points].reshape(-1, num_points, 2)
-    return paths, landmarks, values[:, 2 * num_points:], line_numbers
+    return paths, landmarks, values[:, -3:], line_numbers
 
 
 class LandmarkListDataset(Dataset):

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from .augment import LandmarkAugment
 from .errors import DataError
 from .formats import FORMATS, RawSample
 from .headpose import estimate_euler
@@ -84,7 +85,7 @@ def crop_face(image, points, img_size: int, margin: float):
 def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             split=(0.8, 0.1, 0.1), seed: int = 0, skip_bad: bool = False,
             num_points: int | None = None, layout: str | None = None,
-            progress: bool = True) -> PrepareReport:
+            augment_copies: int = 0, progress: bool = True) -> PrepareReport:
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; known: {sorted(FORMATS)}")
     reader, default_layout, default_points = FORMATS[fmt]
@@ -119,6 +120,8 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
     bounds = np.cumsum([round(f * len(samples)) for f in split[:2]])
     assignment = {int(i): SPLITS[int(np.searchsorted(bounds, rank, side="right"))]
                   for rank, i in enumerate(order)}
+    copier = LandmarkAugment(layout, rotate=30.0, scale=0.15, shift=0.08, occlude=0.0)
+    aug_rng = np.random.default_rng([seed, 1])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -137,8 +140,17 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             folder = tmp / f"{split_name}_data"
             (folder / "imgs").mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(folder / name), crop)
-            lines[split_name].append(format_line(name, (points + 0.5) / img_size,
+            landmarks = (points + 0.5) / img_size
+            lines[split_name].append(format_line(name, landmarks,
                                                  np.zeros(3) if euler is None else euler))
+            if split_name == "train":  # PFLD-style offline copies, training part only
+                for copy in range(augment_copies):
+                    image2, landmarks2, euler2 = copier(crop, landmarks, np.zeros(3), aug_rng)
+                    euler2 = estimate_euler(landmarks2 * img_size - 0.5, layout, img_size)
+                    name2 = f"imgs/{index:06d}_aug{copy}.png"
+                    cv2.imwrite(str(folder / name2), image2)
+                    lines[split_name].append(format_line(
+                        name2, landmarks2, np.zeros(3) if euler2 is None else euler2))
         for split_name, split_lines in lines.items():
             folder = tmp / f"{split_name}_data"
             folder.mkdir(exist_ok=True)
@@ -148,7 +160,8 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             raise DataError(f"{data_root}: no usable samples")
         meta = {"format": fmt, "source": str(data_root), "layout": layout.name,
                 "num_points": num_points, "img_size": img_size, "margin": margin,
-                "split": list(split), "seed": seed, "written": report.written,
+                "split": list(split), "seed": seed, "augment_copies": augment_copies,
+                "written": report.written,
                 "skipped": report.skipped, "euler": "solvePnP" if report.euler else "none (zeros)"}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
         if out.exists():

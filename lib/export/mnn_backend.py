@@ -7,6 +7,7 @@ extension ``_tools`` converts in-process; ``MNN.Interpreter`` runs the model.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import os
 import statistics
@@ -39,16 +40,17 @@ def _quiet_native_stdout():
         try:
             yield
         finally:
+            ctypes.CDLL(None).fflush(None)  # C stdio buffers: flush them into the sink
             os.dup2(saved, 1)
             os.close(saved)
 
 
 def convert_onnx_to_mnn(onnx_path, mnn_path) -> Path:
-    import _tools
-
     mnn_path = Path(mnn_path)
     tmp = mnn_path.with_name(f".{mnn_path.name}.tmp")
     with _quiet_native_stdout():
+        import _tools  # its import prints a CPU-feature banner too
+
         ok = _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", str(onnx_path),
                                 "--MNNModel", str(tmp), "--bizCode", "facenas"])
     if not ok or not tmp.is_file():

@@ -27,7 +27,7 @@ def export_onnx_bytes(module: nn.Module, input_shape) -> bytes:
     return buffer.getvalue()
 
 
-def _median_ms(fn, warmup: int, runs: int) -> float:
+def median_ms(fn, warmup: int, runs: int) -> float:
     for _ in range(warmup):
         fn()
     times = []
@@ -55,7 +55,7 @@ def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
     session = ort_session(export_onnx_bytes(module, input_shape), threads)
     feed = {session.get_inputs()[0].name:
             np.random.default_rng(0).random(input_shape, dtype=np.float32)}
-    return _median_ms(lambda: session.run(None, feed), warmup, runs)
+    return median_ms(lambda: session.run(None, feed), warmup, runs)
 
 
 def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
@@ -66,7 +66,7 @@ def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 2
     x = torch.rand(input_shape, generator=torch.Generator().manual_seed(0))
     try:
         with torch.inference_mode():
-            return _median_ms(lambda: module(x), warmup, runs)
+            return median_ms(lambda: module(x), warmup, runs)
     finally:
         torch.set_num_threads(previous)
 

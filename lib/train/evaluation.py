@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from ..data import DataError, dataset_layout, landmark_splits
 from ..latency import count_macs, time_ort
-from ..latency.measure import _median_ms, ort_session
+from ..latency.measure import median_ms, ort_session
 from ..spaces import DeployView
 from .metrics import ced_auc, failure_rate, nme, region_nme
 from .models import subnet_from_checkpoint
@@ -60,7 +60,7 @@ def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 
         params = sum(int(np.prod(t.dims)) for t in graph.graph.initializer)
         macs = None
         x = np.random.default_rng(0).random(shape, dtype=np.float32)
-        latency = _median_ms(lambda: session.run(None, {"input": x}), 20, runs)
+        latency = median_ms(lambda: session.run(None, {"input": x}), 20, runs)
         runner, arch = session, None
     else:
         model, arch, _ = subnet_from_checkpoint(path)

@@ -6,7 +6,7 @@ from ..supernet import Supernet, build_subnet
 from .checkpoint import CheckpointError, load_checkpoint
 
 
-def _load_strict(model, state, source) -> None:
+def load_strict(model, state, source) -> None:
     expected, given = set(model.state_dict()), set(state)
     missing, unexpected = sorted(expected - given), sorted(given - expected)
     shape = sorted(k for k in expected & given if model.state_dict()[k].shape != state[k].shape)
@@ -20,7 +20,7 @@ def _load_strict(model, state, source) -> None:
 def supernet_from_checkpoint(path) -> tuple[Supernet, dict]:
     ckpt = load_checkpoint(path, kind="supernet")
     model = Supernet(ckpt["space"], ckpt["space_kwargs"], ckpt.get("gumbel", "hard"))
-    _load_strict(model, ckpt["model"], path)
+    load_strict(model, ckpt["model"], path)
     return model, ckpt
 
 
@@ -40,5 +40,5 @@ def subnet_from_checkpoint(path):
         raise CheckpointError(f"{path}: a {ckpt.get('kind')!r} checkpoint, expected a subnet")
     arch = validate_arch(ckpt["arch"], str(path))
     model = build_subnet(arch)
-    _load_strict(model, ckpt["model"], path)
+    load_strict(model, ckpt["model"], path)
     return model, arch, ckpt

@@ -17,7 +17,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_r
 from .config import to_dict
 from .device import resolve_device, seed_everything
 from .landmark_task import evaluate_nme, training_loss
-from .models import _load_strict, supernet_from_checkpoint
+from .models import load_strict, supernet_from_checkpoint
 from .retrain_config import RetrainConfig
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Retrainer:
         if resumed:
             self.arch = resumed["arch"]
             self.model = build_subnet(self.arch)
-            _load_strict(self.model, resumed["model"], cfg.resume)
+            load_strict(self.model, resumed["model"], cfg.resume)
         else:
             self.arch, self.model = resolve_arch(cfg)
         self.model.to(self.device)

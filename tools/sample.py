@@ -12,7 +12,7 @@ import _bootstrap
 
 from lib.data import DataError
 from lib.spaces import make_arch, save_arch
-from lib.train import CheckpointError
+from lib.train import CheckpointError, load_checkpoint
 from lib.train.sampling import plot, sample_subnets, write_csv
 
 
@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     except (CheckpointError, DataError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    ckpt = load_checkpoint(args.supernet, kind="supernet")
     write_csv(rows, f"{args.out}/pareto.csv")
     plot(rows, f"{args.out}/pareto.png")
     for row in rows:
@@ -41,17 +42,10 @@ def main(argv=None) -> int:
         print(f"{mark} {row['arch_id']:>9}  {row['predicted']:.4f} {row['unit']}  "
               f"NME {row['val_nme_box']:.4f}  {row['params']:>7} params")
         if row["on_front"]:
-            save_arch(make_arch(*_space(args.supernet), row["choices"]),
+            save_arch(make_arch(ckpt["space"], ckpt["space_kwargs"], row["choices"]),
                       f"{args.out}/arch_{row['arch_id']}.json")
     print(f"wrote {args.out}/pareto.csv and {args.out}/pareto.png (* = on the front)")
     return 0
-
-
-def _space(ckpt_path):
-    from lib.train import load_checkpoint
-
-    ckpt = load_checkpoint(ckpt_path, kind="supernet")
-    return ckpt["space"], ckpt["space_kwargs"]
 
 
 if __name__ == "__main__":

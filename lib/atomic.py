@@ -31,3 +31,22 @@ def atomic_open(path, mode: str = "wb"):
 def atomic_write_text(path, text: str) -> None:
     with atomic_open(path, "w") as handle:
         handle.write(text)
+
+
+@contextmanager
+def atomic_directory(path):
+    """Yield a temp folder beside ``path``; on success it replaces ``path``, on any failure
+    it is removed, so ``path`` is never half-written."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

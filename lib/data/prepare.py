@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..atomic import atomic_directory
 from .augment import LandmarkAugment
 from .errors import DataError
 from .formats import FORMATS, RawSample
@@ -122,9 +121,7 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
                   for rank, i in enumerate(order)}
     copier = LandmarkAugment(layout, rotate=30.0, scale=0.15, shift=0.08, occlude=0.0)
     aug_rng = np.random.default_rng([seed, 1])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out) as tmp:
         lines = {s: [] for s in SPLITS}
         for index, sample in enumerate(tqdm(samples, desc=f"prepare {fmt}",
                                             disable=not progress)):
@@ -164,10 +161,4 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
                 "written": report.written,
                 "skipped": report.skipped, "euler": "solvePnP" if report.euler else "none (zeros)"}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..atomic import atomic_directory
 from .render import render_face
 
 log = logging.getLogger(__name__)
@@ -55,16 +54,8 @@ def ensure_synthetic(root, img_size: int = 112, counts: dict | None = None,
     if existing == meta:
         return root
     log.info("generating synthetic faces into %s (%s)", root, counts)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    try:
+    with atomic_directory(root) as tmp:
         for split, count in counts.items():
             _write_split(tmp / f"{split}_data", split, count, img_size, seed)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return root

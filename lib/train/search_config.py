@@ -4,20 +4,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..data import DATASETS
 from ..latency import COST_MODES
 from ..supernet import GUMBEL_MODES
 from .config import option
-from .device import parse_dev_id
+from .run_config import RunOptions
 
 
 @dataclass
-class SearchConfig:
-    dev_id: str = option("auto", "device: 'cpu', 'auto', a GPU id '0' (multi-device '0,1' "
-                                 "parses; it needs the distributed trainer)")
+class SearchConfig(RunOptions):
     snapshot: str = option("./ckpt_save", "checkpoint root; the search writes <snapshot>/supernet/")
-    dataset: str = option("synthetic", "dataset format", choices=DATASETS)
-    data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
     space: str = option("pfld_fbnet", "search space (see lib/spaces)")
     space_kwargs: dict = option({}, "extra space constructor arguments, JSON/YAML mapping")
     num_points: int = option(106, "landmarks per face")
@@ -42,15 +37,9 @@ class SearchConfig:
     tlr: float = option(0.01, "architecture learning rate (AdamW)")
     twd: float = option(5e-4, "weight decay of the architecture logits")
     theta_split: float = option(0.2, "fraction of the training set held out for θ steps")
-    seed: int = option(0, "random seed")
-    augment: bool = option(False, "online augmentation of the training split (flip with the "
-                                  "layout's pairs, rotation, scale/shift, colour, blur, occlusion)")
-    limit_train: int | None = option(None, "use only the first N training samples")
-    limit_val: int | None = option(None, "use only the first N validation samples")
-    progress: bool = option(True, "show progress bars")
 
     def validate(self) -> None:
-        parse_dev_id(self.dev_id)
+        super().validate()
         if self.mode == "target" and not (self.target_ms and self.target_ms > 0):
             raise ValueError("--mode target needs a positive --target_ms")
         if not 0 < self.theta_split < 1:
@@ -59,9 +48,6 @@ class SearchConfig:
             raise ValueError("need 1 <= epochs and 0 <= warmup_epochs <= epochs")
         for name in ("batch_size", "num_points", "img_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be positive")
-        for name in ("limit_train", "limit_val"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be positive")
 
     def space_kwargs_full(self) -> dict:

@@ -15,3 +15,14 @@ def setup_logging(verbose: bool = False, progress: bool = True) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
+
+
+def run_main(main, extra_errors=()) -> int:
+    """Run a tool's ``main()``. Bad input (ValueError, which the project's data, checkpoint
+    and LUT errors derive from, FileNotFoundError, and ``extra_errors``) prints one
+    ``error:`` line and exits 1 instead of a traceback; anything else is a bug and keeps it."""
+    try:
+        return main()
+    except (ValueError, FileNotFoundError, *extra_errors) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -15,8 +15,7 @@ import sys
 import _bootstrap
 
 from lib.atomic import atomic_write_text
-from lib.data import DATASETS, DataError
-from lib.train import CheckpointError
+from lib.data import DATASETS
 from lib.train.evaluation import evaluate
 
 
@@ -30,11 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="output/evaluate.json")
     args = parser.parse_args(argv)
     _bootstrap.setup_logging()
-    try:
-        report = evaluate(args.ckpt, args.dataset, args.data_root, args.split, args.threads)
-    except (CheckpointError, DataError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    report = evaluate(args.ckpt, args.dataset, args.data_root, args.split, args.threads)
     atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     for key, value in report.items():
         if key != "choices":
@@ -45,4 +40,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_bootstrap.run_main(main))

@@ -18,8 +18,8 @@ import sys
 import _bootstrap
 
 from lib.atomic import atomic_write_text
-from lib.export import ParityError, export_and_verify, mnn_available
-from lib.train import CheckpointError, subnet_from_checkpoint
+from lib.export import export_and_verify, mnn_available
+from lib.train import subnet_from_checkpoint
 
 
 def main(argv=None) -> int:
@@ -34,13 +34,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out_dir", default="output")
     args = parser.parse_args(argv)
     _bootstrap.setup_logging()
-    try:
-        model, arch, _ = subnet_from_checkpoint(args.resume)
-        img_size = arch.get("space_kwargs", {}).get("img_size", 112)
-        report = export_and_verify(model, args.out_dir, img_size, args.mnn, args.threads)
-    except (CheckpointError, ParityError, RuntimeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    model, arch, _ = subnet_from_checkpoint(args.resume)
+    img_size = arch.get("space_kwargs", {}).get("img_size", 112)
+    report = export_and_verify(model, args.out_dir, img_size, args.mnn, args.threads)
     report["choices"] = arch["choices"]
     atomic_write_text(f"{args.out_dir}/export.json", json.dumps(report, indent=1) + "\n")
     print(f"params {report['params']:,}  MACs {report['macs'] / 1e6:.2f} M")
@@ -55,4 +51,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_bootstrap.run_main(main, (RuntimeError,)))

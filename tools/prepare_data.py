@@ -17,7 +17,6 @@ import sys
 
 import _bootstrap
 
-from lib.data import DataError
 from lib.data.formats import FORMATS
 from lib.data.prepare import prepare
 
@@ -41,14 +40,9 @@ def main(argv=None) -> int:
     parser.add_argument("--skip_bad", action="store_true", help="log and skip bad samples")
     args = parser.parse_args(argv)
     _bootstrap.setup_logging()
-    try:
-        split = tuple(float(v) for v in args.split.split(","))
-        report = prepare(args.dataset, args.data_root, args.out, args.img_size, args.margin,
-                         split, args.seed, args.skip_bad, args.num_points, args.layout,
-                         args.augment_copies)
-    except (DataError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    split = tuple(float(v) for v in args.split.split(","))
+    report = prepare(args.dataset, args.data_root, args.out, args.img_size, args.margin, split,
+                     args.seed, args.skip_bad, args.num_points, args.layout, args.augment_copies)
     written = ", ".join(f"{k} {v}" for k, v in report.written.items())
     print(f"wrote {report.out}: {written} (layout {report.layout}; Euler angles "
           f"{'by solvePnP' if report.euler else 'not available: zeros'})")
@@ -60,4 +54,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_bootstrap.run_main(main))

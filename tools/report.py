@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401  (import path)
+import _bootstrap
 
 
 def main(argv=None) -> int:
@@ -23,17 +23,13 @@ def main(argv=None) -> int:
     parser.add_argument("--export", help="export.json of the first model (adds MNN, sizes)")
     parser.add_argument("--pareto", help="pareto.csv (adds the argmax's predicted latency)")
     args = parser.parse_args(argv)
-    try:
-        evals = [(Path(p).stem.removeprefix("evaluate_"), json.loads(Path(p).read_text()))
-                 for p in args.eval]
-        export = json.loads(Path(args.export).read_text()) if args.export else {}
-        predicted = {}
-        if args.pareto:
-            with open(args.pareto) as handle:
-                predicted = {r["arch_id"]: r for r in csv.DictReader(handle)}
-    except (OSError, json.JSONDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    evals = [(Path(p).stem.removeprefix("evaluate_"), json.loads(Path(p).read_text()))
+             for p in args.eval]
+    export = json.loads(Path(args.export).read_text()) if args.export else {}
+    predicted = {}
+    if args.pareto:
+        with open(args.pareto) as handle:
+            predicted = {r["arch_id"]: r for r in csv.DictReader(handle)}
     header = ["model", "predicted ms", "ORT ms", "MNN ms", "params", "MMACs", "ONNX KB",
               "NME box", "NME io"]
     rows = []
@@ -53,4 +49,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_bootstrap.run_main(main, (OSError,)))

@@ -13,21 +13,16 @@ import sys
 
 import _bootstrap
 
-from lib.data import DataError
 from lib.train import RetrainConfig, parse_config, run_retrain
 
 
 def main(argv=None) -> int:
     cfg = parse_config(RetrainConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging(progress=cfg.progress)
-    try:
-        result = run_retrain(cfg)
-    except (DataError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    result = run_retrain(cfg)
     print(f"best val NME (box): {result.best_nme:.4f}; checkpoints in {result.out_dir}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_bootstrap.run_main(main, (RuntimeError,)))

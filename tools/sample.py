@@ -10,9 +10,8 @@ import sys
 
 import _bootstrap
 
-from lib.data import DataError
 from lib.spaces import make_arch, save_arch
-from lib.train import CheckpointError, load_checkpoint
+from lib.train import load_checkpoint
 from lib.train.sampling import plot, sample_subnets, write_csv
 
 
@@ -28,12 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="output", help="output folder")
     args = parser.parse_args(argv)
     _bootstrap.setup_logging()
-    try:
-        rows = sample_subnets(args.supernet, args.num, args.seed, args.calib_batches,
-                              data_root=args.data_root, limit_val=args.limit_val)
-    except (CheckpointError, DataError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    rows = sample_subnets(args.supernet, args.num, args.seed, args.calib_batches,
+                          data_root=args.data_root, limit_val=args.limit_val)
     ckpt = load_checkpoint(args.supernet, kind="supernet")
     write_csv(rows, f"{args.out}/pareto.csv")
     plot(rows, f"{args.out}/pareto.png")
@@ -49,4 +44,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_bootstrap.run_main(main))

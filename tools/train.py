@@ -13,19 +13,13 @@ import sys
 
 import _bootstrap
 
-from lib.data import DataError
-from lib.latency import LUTMismatchError
 from lib.train import SearchConfig, parse_config, run_search
 
 
 def main(argv=None) -> int:
     cfg = parse_config(SearchConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging(progress=cfg.progress)
-    try:
-        result = run_search(cfg)
-    except (DataError, LUTMismatchError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    result = run_search(cfg)
     print("derived architecture:")
     print(json.dumps(result.arch["choices"], indent=2))
     print(f"LUT-predicted latency: {result.predicted:.4f} {result.unit}")
@@ -35,4 +29,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_bootstrap.run_main(main))

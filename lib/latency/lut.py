@@ -16,9 +16,9 @@ import torch
 from tqdm import tqdm
 
 from ..atomic import atomic_write_text
-from ..ops import build_op
-from ..spaces import DeployView, FirstChooser, FixedChooser, create_space
+from ..spaces import DeployView, FirstChooser, FixedChooser, Slot, create_space
 from ..spaces.arch import jsonable
+from ..spaces.widths import WidthSlot, grids, interp_weights, resolve
 from .counting import count_macs
 from .measure import BACKENDS, backend_version, time_ort, time_torch
 
@@ -44,7 +44,8 @@ def input_shape_of(space_kwargs: dict, default_size: int = 112) -> list[int]:
 
 def trace_slots(space: str, space_kwargs: dict) -> dict:
     """Slot table with each slot's real input shape, from one forward of the first-candidate
-    model (hooks on the slot modules)."""
+    model (hooks on the slot modules). Width slots carry the channel grid their LUT entries
+    are measured on; a block between searched widths names its width slots."""
     chooser = FirstChooser()
     model = create_space(space, chooser, **space_kwargs).eval()
     shapes = {}
@@ -55,9 +56,37 @@ def trace_slots(space: str, space_kwargs: dict) -> dict:
         model(torch.zeros(input_shape_of(space_kwargs)))
     for handle in handles:
         handle.remove()
-    return {label: {"candidates": list(slot.candidates), "in_shape": shapes[label],
-                    "out_ch": slot.out_ch, "stride": slot.stride}
-            for label, slot in chooser.slots.items()}
+    table = {}
+    for label, slot in chooser.slots.items():
+        table[label] = {"candidates": list(slot.candidates), "in_shape": shapes[label],
+                        "out_ch": slot.out_ch, "stride": slot.stride}
+        table[label].update({key: value for key, value in (("in_width", slot.in_width),
+                             ("out_width", slot.out_width)) if value is not None})
+    for label, grid in grids(chooser.width_slots).items():
+        table[label] = {**chooser.width_slots[label].info(), "grid": grid}
+    return table
+
+
+def _op_slots(slots: dict) -> dict:
+    return {label: info for label, info in slots.items() if info.get("kind") != "width"}
+
+
+def _channel_grid(info: dict, side: str, slots: dict) -> list[int]:
+    width = info.get(f"{side}_width")
+    if width:
+        return slots[width]["grid"]
+    return [info["in_shape"][1] if side == "in" else info["out_ch"]]
+
+
+def slot_entries(label: str, info: dict, slots: dict):
+    """``(op, in_shape, out_ch, key)`` for every entry of an op slot: each candidate, over the
+    channel grids of its width slots when it has them."""
+    for op in info["candidates"]:
+        for cin in _channel_grid(info, "in", slots):
+            for cout in _channel_grid(info, "out", slots):
+                shape = [info["in_shape"][0], cin, *info["in_shape"][2:]]
+                searched = "in_width" in info or "out_width" in info
+                yield op, shape, cout, entry_key(label, op, shape, cout if searched else None)
 
 
 def fingerprint(space: str, space_kwargs: dict, slots: dict) -> str:
@@ -66,8 +95,9 @@ def fingerprint(space: str, space_kwargs: dict, slots: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def entry_key(label: str, op: str, in_shape) -> str:
-    return f"{label}/{op}/{'x'.join(str(d) for d in in_shape)}"
+def entry_key(label: str, op: str, in_shape, out_ch: int | None = None) -> str:
+    key = f"{label}/{op}/{'x'.join(str(d) for d in in_shape)}"
+    return key if out_ch is None else f"{key}/o{out_ch}"
 
 
 def host_cpu() -> str:
@@ -91,19 +121,47 @@ class LatencyTable:
     def unit(self) -> str:
         return self.metadata["unit"]
 
+    @property
+    def width_slots(self) -> dict[str, WidthSlot]:
+        return {label: WidthSlot(label, tuple(info["candidates"]), info["base"], info["cap"],
+                                 info["divisor"])
+                for label, info in self.slots.items() if info.get("kind") == "width"}
+
     def predict(self, choices: dict[str, str]) -> float:
-        return self.fixed["value"] + sum(
-            self.entries[entry_key(label, op, self.slots[label]["in_shape"])]["value"]
-            for label, op in choices.items())
+        return self.fixed["value"] + self.sum_entries(choices)
+
+    def sum_entries(self, choices: dict[str, str]) -> float:
+        """Sum of the slot entries of an architecture; widths between grid points are
+        interpolated bilinearly."""
+        widths = resolve(self.width_slots, choices)
+        costs = self.slot_costs()
+        total = 0.0
+        for label, info in _op_slots(self.slots).items():
+            cost = costs[label][info["candidates"].index(choices[label])]
+            if cost.dim():
+                g_in, g_out = (interp_weights(self.slots[info[f"{side}_width"]]["grid"],
+                                              widths[info[f"{side}_width"]])
+                               if f"{side}_width" in info else torch.ones(1)
+                               for side in ("in", "out"))
+                cost = g_in @ cost @ g_out
+            total += float(cost)
+        return total
 
     def slot_costs(self) -> dict[str, torch.Tensor]:
-        """Per slot, the cost of each candidate in candidate order (for the expected cost)."""
-        return {label: torch.tensor([self.entries[entry_key(label, op, info["in_shape"])]
-                                     ["value"] for op in info["candidates"]])
-                for label, info in self.slots.items()}
+        """Per op slot, the cost of each candidate in candidate order (for the expected cost):
+        ``[op]``, or ``[op, in grid, out grid]`` for a block between searched widths."""
+        costs = {}
+        for label, info in _op_slots(self.slots).items():
+            values = torch.tensor([self.entries[key]["value"]
+                                   for *_, key in slot_entries(label, info, self.slots)])
+            n_in, n_out = (len(_channel_grid(info, side, self.slots)) for side in ("in", "out"))
+            searched = "in_width" in info or "out_width" in info
+            costs[label] = values.view(-1, n_in, n_out) if searched else values
+        return costs
 
     def reference(self) -> float:
-        """Expected cost under uniform choices: the scale used to normalise the cost term."""
+        """Expected cost under uniform choices (over the grid for searched widths): the scale
+        used to normalise the cost term."""
         return self.fixed["value"] + sum(float(c.mean()) for c in self.slot_costs().values())
 
     def bounds(self) -> tuple[float, float]:
@@ -131,24 +189,29 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
     space_kwargs = dict(space_kwargs or {})
     torch.manual_seed(seed)
     slots = trace_slots(space, space_kwargs)
-    todo = [(label, op) for label, info in slots.items() for op in info["candidates"]]
-    entries = {}
-    for label, op in tqdm(todo, desc=f"LUT {space} [{backend}]", disable=not progress):
+    todo = [(label, *entry) for label, info in _op_slots(slots).items()
+            for entry in slot_entries(label, info, slots)]
+    entries, measured = {}, {}
+    for label, op, in_shape, out_ch, key in tqdm(todo, desc=f"LUT {space} [{backend}]",
+                                                 disable=not progress):
         info = slots[label]
-        block = build_op(op, info["in_shape"][1], info["out_ch"], info["stride"])
-        macs, params = count_macs(block, info["in_shape"])
-        entries[entry_key(label, op, info["in_shape"])] = {
-            "value": _measure(backend, block, info["in_shape"], threads, warmup, runs),
-            "macs": macs, "params": params}
+        config = (op, tuple(in_shape), out_ch, info["stride"])
+        if config not in measured:  # identical blocks in other slots are measured once
+            block = Slot(label, tuple(info["candidates"]), in_shape[1], out_ch, info["stride"],
+                         info.get("in_width"), info.get("out_width")).build(op)
+            macs, params = count_macs(block, in_shape)
+            measured[config] = {"value": _measure(backend, block, in_shape, threads, warmup,
+                                                  runs), "macs": macs, "params": params}
+        entries[key] = dict(measured[config])
     rng = random.Random(seed)
+    table = LatencyTable({}, entries, {"value": 0.0}, slots)
     calibration = []
     for _ in range(calib_archs):
         choices = {label: rng.choice(info["candidates"]) for label, info in slots.items()}
         model = DeployView(create_space(space, FixedChooser(choices), **space_kwargs))
         whole = _measure(backend, model, input_shape_of(space_kwargs), threads, warmup, runs)
-        summed = sum(entries[entry_key(label, op, slots[label]["in_shape"])]["value"]
-                     for label, op in choices.items())
-        calibration.append({"choices": choices, "measured": whole, "sum_entries": summed})
+        calibration.append({"choices": choices, "measured": whole,
+                            "sum_entries": table.sum_entries(choices)})
     fixed_value = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
     unit = "MMAC" if backend == "flops" else "ms"
     metadata = {
@@ -185,9 +248,8 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
                         f"(LUT kwargs {meta.get('space_kwargs')}, space kwargs "
                         f"{jsonable(space_kwargs)})")
     entries = lut.get("entries", {})
-    missing = [entry_key(label, op, info["in_shape"]) for label, info in slots.items()
-               for op in info["candidates"] if entry_key(label, op, info["in_shape"])
-               not in entries]
+    missing = [key for label, info in _op_slots(slots).items()
+               for *_, key in slot_entries(label, info, slots) if key not in entries]
     problems += [f"missing entry {key}" for key in missing]
     if "value" not in lut.get("fixed", {}):
         problems.append("missing the fixed-part cost")

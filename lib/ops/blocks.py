@@ -134,6 +134,12 @@ CATALOGUE: dict[str, type[nn.Module]] = {
 }
 
 
-def build_op(op: str, in_ch: int, out_ch: int, stride: int) -> nn.Module:
+def build_op(op: str, in_ch: int, out_ch: int, stride: int,
+             residual: bool | None = None) -> nn.Module:
+    """``residual`` overrides the automatic rule (stride 1 and equal widths) for blocks that
+    have one; a residual is only possible where shapes match."""
     spec = parse_op(op)
-    return CATALOGUE[spec.type](in_ch, out_ch, stride, spec)
+    block = CATALOGUE[spec.type](in_ch, out_ch, stride, spec)
+    if residual is not None and isinstance(block, _Residual):
+        block.use_residual = residual and stride == 1 and in_ch == out_ch
+    return block

@@ -10,10 +10,11 @@ from .registry import create_space, get_space
 
 
 def describe_space(space: str, space_kwargs: dict | None = None):
-    """The slot table of a space instance, in construction order."""
+    """The slot table of a space instance: op slots, then width slots, each in construction
+    order."""
     chooser = FirstChooser()
     create_space(space, chooser, **(space_kwargs or {}))
-    return chooser.slots
+    return {**chooser.slots, **chooser.width_slots}
 
 
 def validate_arch(arch: dict, source: str = "architecture") -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..ops import build_op
 from ..spaces.choosers import Chooser, Slot
+from ..spaces.widths import ChannelMask, WidthSlot
 
 
 class MixedOp(nn.Module):
@@ -21,8 +21,7 @@ class MixedOp(nn.Module):
         super().__init__()
         self.label = slot.label
         self.candidates = slot.candidates
-        self.ops = nn.ModuleList(build_op(op, slot.in_ch, slot.out_ch, slot.stride)
-                                 for op in slot.candidates)
+        self.ops = nn.ModuleList(slot.build(op) for op in slot.candidates)
         self.weights: torch.Tensor | None = None
         self.active: int | None = None  # index when the sample is one-hot, else None
 
@@ -38,3 +37,9 @@ class MixedOp(nn.Module):
 class SupernetChooser(Chooser):
     def build(self, slot: Slot) -> nn.Module:
         return MixedOp(slot)
+
+    def build_width(self, slot: WidthSlot, base_ch: int) -> int:
+        return max(slot.channels(c, base_ch) for c in slot.candidates)
+
+    def width_module(self, slot: WidthSlot, channels: int) -> nn.Module:
+        return ChannelMask(slot.label, channels)

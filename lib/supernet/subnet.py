@@ -34,15 +34,33 @@ def inheritance_map(supernet: Supernet, choices: dict[str, str]) -> dict[str, st
     return mapping
 
 
+def _narrow(tensor, shape, searched_width: bool):
+    """The leading channels of a supernet tensor for a narrower subnet (FBNetV2 masking keeps
+    the first channels). Only spaces with width slots may narrow; None when impossible."""
+    if tensor.shape == shape:
+        return tensor
+    if not searched_width or len(shape) != tensor.dim() or \
+            any(t > s for t, s in zip(shape, tensor.shape)):
+        return None
+    return tensor[tuple(slice(0, t) for t in shape)].clone()
+
+
 def inherit_weights(subnet: nn.Module, supernet: Supernet, choices: dict[str, str]) -> None:
-    """Copy the chosen path's weights into ``subnet``; any mismatch is an error listing it."""
+    """Copy the chosen path's weights into ``subnet`` (narrowed to the chosen widths); any
+    mismatch is an error listing it."""
     source = supernet.state_dict()
     mapping = inheritance_map(supernet, choices)
-    state = {dst: source[src] for src, dst in mapping.items()}
     target = subnet.state_dict()
+    state, shape = {}, []
+    for src, dst in mapping.items():
+        if dst in target:
+            state[dst] = _narrow(source[src], target[dst].shape, bool(supernet.width_slots))
+            if state[dst] is None:
+                shape.append(f"{dst} {tuple(source[src].shape)} -> {tuple(target[dst].shape)}")
+        else:
+            state[dst] = source[src]
     missing = sorted(set(target) - set(state))
     unexpected = sorted(set(state) - set(target))
-    shape = sorted(k for k in set(state) & set(target) if state[k].shape != target[k].shape)
     if missing or unexpected or shape:
         raise RuntimeError("weight inheritance mismatch:\n"
                            f"  missing in supernet: {missing}\n"

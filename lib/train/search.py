@@ -148,7 +148,7 @@ class Searcher:
         for name, value in metrics.items():
             writer.add_scalar(f"val/nme_{name}", value, epoch)
         for label, probs in self.model.probabilities().items():
-            writer.add_scalars(f"probs/{label}", dict(zip(self.model.slots[label].candidates,
+            writer.add_scalars(f"probs/{label}", dict(zip(self.model.candidates[label],
                                                           probs.tolist())), epoch)
         improved = metrics["box"] < self.best
         self.best = min(self.best, metrics["box"])

@@ -11,7 +11,8 @@ from lib.data import ensure_synthetic
 from lib.spaces import get_space
 from lib.train import (CheckpointError, RetrainConfig, SearchConfig, load_checkpoint,
                        run_retrain, run_search, save_checkpoint)
-from lib.train.evaluation import summarize
+from lib.data import Layout
+from lib.train.evaluation_summary import summarize_landmarks
 from lib.train.metrics import ced_auc, failure_rate, nme
 from lib.train.pareto import pareto_front
 from tests.conftest import ROOT
@@ -49,7 +50,7 @@ def test_sample_writes_a_non_dominated_front(searched, tmp_path):
         rows = list(csv.DictReader(handle))
     assert rows[0]["arch_id"] == "argmax"
     assert len({r["choices"] for r in rows}) == len(rows)  # deduplicated
-    pts = [(float(r["predicted"]), float(r["val_nme_box"])) for r in rows]
+    pts = [(float(r["predicted"]), float(r["val"])) for r in rows]
     for r, (c, e) in zip(rows, pts):
         dominated = any(c2 <= c and e2 <= e and (c2, e2) != (c, e) for c2, e2 in pts)
         assert (r["on_front"] == "True") == (not dominated)
@@ -111,6 +112,7 @@ def test_nme_failure_auc_match_hand_computation():
     assert failure_rate(values, 0.10) == pytest.approx(1 / 3)
     # CED: 0 below 0.02, 1/3 until 0.05, 2/3 after: area (0.03/3 + 0.05*2/3) / 0.1
     assert ced_auc(values, 0.10) == pytest.approx((0.03 / 3 + 0.05 * 2 / 3) / 0.1, abs=2e-3)
-    report = summarize(pred, target, torch.zeros(1, 3), torch.ones(1, 3), (0, 1))
+    report = summarize_landmarks(pred, target, torch.zeros(1, 3), torch.ones(1, 3),
+                                 Layout("t", 2, eye_corners=(0, 1)))
     assert report["euler_mae_deg"] == pytest.approx(1.0)
     assert report["nme_box"] == pytest.approx(0.1)

@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     cfg = parse_config(RetrainConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging(progress=cfg.progress)
     result = run_retrain(cfg)
-    print(f"best val NME (box): {result.best_nme:.4f}; checkpoints in {result.out_dir}")
+    print(f"best val {result.metric}: {result.best:.4f}; checkpoints in {result.out_dir}")
     return 0
 
 

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     for row in rows:
         mark = "*" if row["on_front"] else " "
         print(f"{mark} {row['arch_id']:>9}  {row['predicted']:.4f} {row['unit']}  "
-              f"NME {row['val_nme_box']:.4f}  {row['params']:>7} params")
+              f"{row['metric']} {row['val']:.4f}  {row['params']:>7} params")
         if row["on_front"]:
             save_arch(make_arch(ckpt["space"], ckpt["space_kwargs"], row["choices"]),
                       f"{args.out}/arch_{row['arch_id']}.json")

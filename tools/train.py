@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     print("derived architecture:")
     print(json.dumps(result.arch["choices"], indent=2))
     print(f"LUT-predicted latency: {result.predicted:.4f} {result.unit}")
-    print(f"best val NME (box): {result.best_nme:.4f}")
+    print(f"best val {result.metric}: {result.best:.4f}")
     print(f"checkpoints and arch.json in {result.out_dir}")
     return 0
 

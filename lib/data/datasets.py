@@ -63,7 +63,7 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
     if dataset == "synthetic":
         if num_points != 106:
             raise DataError("the synthetic dataset has 106 points; use --num_points 106")
-        ensure_synthetic(root, img_size)
+        ensure_synthetic(root)
     if not root.is_dir():
         raise DataError(f"{root}: data root not found")
 

@@ -86,9 +86,9 @@ class LandmarkListDataset(Dataset):
         image = cv2.imread(str(self.paths[index]), cv2.IMREAD_COLOR)
         if image is None:
             raise DataError(f"{where}: cannot decode image {self.paths[index]}")
-        if image.shape[:2] != (self.img_size, self.img_size):
-            raise DataError(f"{where}: image is {image.shape[1]}x{image.shape[0]}, expected "
-                            f"{self.img_size}x{self.img_size} (prepare the data at --img_size)")
+        if image.shape[:2] != (self.img_size, self.img_size):  # coordinates are normalised
+            image = cv2.resize(image, (self.img_size, self.img_size), interpolation=cv2.INTER_AREA
+                               if image.shape[0] > self.img_size else cv2.INTER_LINEAR)
         return image.transpose(2, 0, 1)
 
     def __len__(self):

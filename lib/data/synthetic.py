@@ -38,16 +38,18 @@ def _write_split(folder: Path, split: str, count: int, img_size: int, seed: int)
     (folder / "list.txt").write_text("\n".join(lines) + "\n")
 
 
-def ensure_synthetic(root, img_size: int = 112, counts: dict | None = None,
+def ensure_synthetic(root, img_size: int | None = None, counts: dict | None = None,
                      seed: int = 0) -> Path:
     """Generate the dataset unless ``root`` already holds this version (any counts and seed
-    when ``counts`` is None). Atomic: built in a temp folder beside ``root``, then renamed."""
+    when ``counts`` is None; any size when ``img_size`` is None, else 112: loaders resize).
+    Atomic: built in a temp folder beside ``root``, then renamed."""
     root = Path(root)
     meta_path = root / "meta.json"
     existing = json.loads(meta_path.read_text()) if meta_path.exists() else None
-    if counts is None and existing and all(existing.get(k) == v for k, v in (
-            ("generator", GENERATOR_VERSION), ("img_size", img_size))):
+    if counts is None and existing and existing.get("generator") == GENERATOR_VERSION and \
+            img_size in (None, existing.get("img_size")):
         return root
+    img_size = img_size or 112
     counts = {**DEFAULT_COUNTS, **(counts or {})}
     meta = {"generator": GENERATOR_VERSION, "img_size": img_size, "counts": counts,
             "seed": seed, "num_points": 106, "layout": "synthetic"}

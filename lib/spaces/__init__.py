@@ -1,10 +1,10 @@
 """Search spaces and the one registry. Importing this package registers every space."""
-from . import pfld_fbnet  # noqa: F401  (registers)
+from . import hourglass_seg, mbv2_landmark, pfld_fbnet  # noqa: F401  (registers)
 from .arch import describe_space, jsonable, load_arch, make_arch, save_arch, validate_arch
 from .choosers import Chooser, FirstChooser, FixedChooser, Slot
 from .deploy import DeployView
-from .registry import create_space, get_space, list_spaces, register_space
+from .registry import create_space, get_space, list_spaces, register_space, space_defaults
 
 __all__ = ["Chooser", "DeployView", "FirstChooser", "FixedChooser", "Slot", "create_space",
            "describe_space", "get_space", "jsonable", "list_spaces", "load_arch", "make_arch",
-           "register_space", "save_arch", "validate_arch"]
+           "register_space", "save_arch", "space_defaults", "validate_arch"]

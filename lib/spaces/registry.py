@@ -1,6 +1,7 @@
 """The one registry of search spaces."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,6 +40,12 @@ def get_space(name: str) -> SpaceEntry:
 
 def create_space(name: str, chooser, **kwargs) -> nn.Module:
     return get_space(name).builder(chooser, **kwargs)
+
+
+def space_defaults(name: str) -> dict:
+    """The constructor defaults of a space (what an architecture's kwargs leave out)."""
+    params = inspect.signature(get_space(name).builder).parameters
+    return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
 
 
 def list_spaces() -> list[str]:

@@ -1,4 +1,5 @@
-"""Final evaluation of a landmark model (PyTorch checkpoint or exported ONNX) on a split."""
+"""Final evaluation of a model (PyTorch checkpoint or exported ONNX) on a split: the task's
+full report plus size and measured onnxruntime latency."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,79 +9,63 @@ import onnx
 import torch
 from torch.utils.data import DataLoader
 
-from ..data import DataError, dataset_layout, landmark_splits
+from ..data import DataError
 from ..latency import count_macs, time_ort
 from ..latency.measure import median_ms, ort_session
 from ..spaces import DeployView
-from .metrics import ced_auc, failure_rate, nme, region_nme
 from .models import subnet_from_checkpoint
+from .tasks import LandmarkTask, SegmentationTask, make_task
 
 
-def _predict(model_or_session, loader):
-    preds, poses, targets, true_poses = [], [], [], []
-    for images, landmarks, pose in loader:
-        if isinstance(model_or_session, torch.nn.Module):
-            with torch.no_grad():
-                pred, pose_pred = model_or_session(images)
-            poses.append(pose_pred)
-        else:  # onnxruntime: batch 1 static graph
-            pred = torch.from_numpy(np.concatenate([
-                model_or_session.run(None, {"input": img[None].numpy()})[0] for img in images]))
-        preds.append(pred)
-        targets.append(landmarks)
-        true_poses.append(pose)
-    return (torch.cat(preds), torch.cat(targets), torch.cat(poses) if poses else None,
-            torch.cat(true_poses))
+def _onnx_runner(path: Path, threads: int, runs: int, dataset, data_root):
+    """(predict, task, info) for an exported graph; the task is read off its output shape:
+    ``[1, 2N]`` landmarks or ``[1, K, S, S]`` class scores."""
+    graph = onnx.load(str(path))
+    dims = lambda value: [d.dim_value for d in value.type.tensor_type.shape.dim]  # noqa: E731
+    in_shape, out_shape = dims(graph.graph.input[0]), dims(graph.graph.output[0])
+    if len(out_shape) == 2:
+        task = LandmarkTask({"num_points": out_shape[1] // 2, "img_size": in_shape[2]},
+                            dataset, data_root)
+    else:
+        task = SegmentationTask({"num_classes": out_shape[1], "img_size": in_shape[2]},
+                                dataset, data_root)
+    session = ort_session(path.read_bytes(), threads)
+    x = np.random.default_rng(0).random(in_shape, dtype=np.float32)
+    info = {"params": sum(int(np.prod(t.dims)) for t in graph.graph.initializer), "macs": None,
+            "ort_ms": median_ms(lambda: session.run(None, {"input": x}), 20, runs),
+            "choices": None}
 
+    def predict(images):  # the static graph takes batch 1
+        return torch.from_numpy(np.concatenate([session.run(None, {"input": img[None].numpy()})[0]
+                                                for img in images]))
 
-def summarize(pred, target, pose_pred, pose_true, eye_corners=None, regions=None) -> dict:
-    errors = nme(pred, target, eye_corners)
-    report = {"samples": len(pred)}
-    for name, values in errors.items():
-        report[f"nme_{name}"] = float(values.mean())
-        report[f"failure_rate_{name}@0.10"] = failure_rate(values, 0.10)
-        report[f"auc_{name}@0.10"] = ced_auc(values, 0.10)
-    for region, value in region_nme(pred, target, regions or {}).items():
-        report[f"nme_box_{region}"] = value
-    if pose_pred is not None:
-        report["euler_mae_deg"] = float((pose_pred - pose_true).abs().mean())
-    return report
+    return predict, task, info
 
 
 def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 1,
              runs: int = 200) -> dict:
     path = Path(path)
     if path.suffix == ".onnx":
-        graph = onnx.load(str(path))
-        shape = [d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim]
-        img_size, num_points = shape[2], None
-        session = ort_session(path.read_bytes(), threads)
-        out_dim = graph.graph.output[0].type.tensor_type.shape.dim[-1].dim_value
-        num_points = out_dim // 2
-        params = sum(int(np.prod(t.dims)) for t in graph.graph.initializer)
-        macs = None
-        x = np.random.default_rng(0).random(shape, dtype=np.float32)
-        latency = median_ms(lambda: session.run(None, {"input": x}), 20, runs)
-        runner, arch = session, None
+        predict, task, info = _onnx_runner(path, threads, runs, dataset, data_root)
     else:
         model, arch, _ = subnet_from_checkpoint(path)
         model.eval()
-        kwargs = arch.get("space_kwargs", {})
-        img_size, num_points = kwargs.get("img_size", 112), kwargs.get("num_points", 106)
-        params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux."))
-        macs, _ = count_macs(DeployView(model), [1, 3, img_size, img_size])
-        latency = time_ort(DeployView(model), [1, 3, img_size, img_size], threads, runs=runs)
-        runner = model
-    splits = landmark_splits(dataset, data_root, num_points, img_size)
-    data = splits[split]
+        task = make_task(arch["space"], arch.get("space_kwargs", {}), dataset, data_root)
+        shape = [1, 3, task.img_size, task.img_size]
+        info = {"params": sum(p.numel() for n, p in model.named_parameters()
+                              if not n.startswith("aux.")),
+                "macs": count_macs(DeployView(model), shape)[0],
+                "ort_ms": time_ort(DeployView(model), shape, threads, runs=runs),
+                "choices": arch["choices"]}
+
+        def predict(images):
+            with torch.no_grad():
+                return model(images)
+    data = task.splits()[split]
     if callable(data) and not isinstance(data, torch.utils.data.Dataset):
         data = data()
     if data is None:
         raise DataError(f"{data_root}: no {split} split")
-    loader = DataLoader(data, 64)
-    layout = dataset_layout(dataset, data_root, num_points)
-    report = summarize(*_predict(runner, loader), layout.eye_corners, layout.regions)
-    report.update({"model": str(path), "split": split, "params": params, "macs": macs,
-                   "ort_ms": latency, "threads": threads,
-                   "choices": arch["choices"] if arch else None})
+    report = task.score(predict, DataLoader(data, 32), detailed=True)
+    report.update({"model": str(path), "split": split, "threads": threads, **info})
     return report

@@ -1,4 +1,4 @@
-"""PFLD loss and the auxiliary net's angle loss."""
+"""Losses: PFLD (with the auxiliary angle loss), landmark MSE."""
 from __future__ import annotations
 
 import torch
@@ -24,3 +24,8 @@ def pfld_loss(pred: torch.Tensor, target: torch.Tensor, pose_pred: torch.Tensor,
 def angle_loss(pose_pred: torch.Tensor, pose_true: torch.Tensor) -> torch.Tensor:
     """Mean squared angle error in radians."""
     return (torch.deg2rad(pose_pred - pose_true) ** 2).sum(dim=1).mean()
+
+
+def landmark_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Archai's landmark loss: MSE in [-1, 1] coordinates (2x the [0, 1] crop units)."""
+    return ((2.0 * (pred - target)) ** 2).mean()

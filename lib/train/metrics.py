@@ -1,4 +1,4 @@
-"""Landmark metrics: NME (box- and inter-ocular-normalised)."""
+"""Landmark metrics (NME, failure rate, AUC) and segmentation metrics (confusion matrix, IoU)."""
 from __future__ import annotations
 
 import torch
@@ -39,3 +39,23 @@ def region_nme(pred: torch.Tensor, target: torch.Tensor, regions: dict) -> dict[
     norm = (size[:, 0] * size[:, 1]).clamp_min(1e-12).sqrt()
     err = (pred - target).norm(dim=2) / norm[:, None]
     return {name: float(err[:, list(index)].mean()) for name, index in regions.items()}
+
+
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
+                     ignore_index: int = 255) -> torch.Tensor:
+    """``[K, K]`` counts (rows: ground truth, columns: prediction) over the labelled pixels.
+    Summed over a dataset, it gives the dataset-level IoU (not a mean of per-batch IoUs)."""
+    keep = target != ignore_index
+    index = target[keep].long() * num_classes + pred[keep].long()
+    return torch.bincount(index, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def iou_from_confusion(confusion: torch.Tensor) -> tuple[float, list[float | None]]:
+    """(mIoU, per-class IoU). A class absent from both ground truth and prediction has no IoU
+    (None) and is left out of the mean, instead of scoring 1."""
+    confusion = confusion.double()
+    tp = confusion.diag()
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    per_class = [float(t / u) if u > 0 else None for t, u in zip(tp, union)]
+    present = [v for v in per_class if v is not None]
+    return (sum(present) / len(present) if present else float("nan")), per_class

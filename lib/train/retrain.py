@@ -1,5 +1,5 @@
 """Finetune a subnet: weights inherited strictly from the supernet (or random init with
-``--from_scratch``); validation NME picks ``checkpoint_best.pth``."""
+``--from_scratch``); the task's validation metric picks ``checkpoint_best.pth``."""
 from __future__ import annotations
 
 import logging
@@ -10,15 +10,14 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..data import dataset_layout, landmark_splits
 from ..spaces import jsonable, load_arch
 from ..supernet import build_subnet, inherit_weights
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
 from .config import to_dict
 from .device import resolve_device, seed_everything
-from .landmark_task import evaluate_nme, training_loss
 from .models import load_strict, supernet_from_checkpoint
 from .retrain_config import RetrainConfig
+from .tasks import make_task
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class RetrainResult:
     arch: dict
-    best_nme: float
+    metric: str
+    best: float
     out_dir: Path
 
 
@@ -62,20 +62,18 @@ class Retrainer:
         else:
             self.arch, self.model = resolve_arch(cfg)
         self.model.to(self.device)
-        kwargs = self.arch.get("space_kwargs", {})
-        num_points, img_size = kwargs.get("num_points", 106), kwargs.get("img_size", 112)
-        splits = landmark_splits(cfg.dataset, cfg.data_root, num_points, img_size,
-                                 cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
+        self.task = make_task(self.arch["space"], self.arch.get("space_kwargs", {}), cfg.dataset,
+                              cfg.data_root)
+        splits = self.task.splits(cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
         self.train_loader = DataLoader(splits["train"], cfg.batch_size, shuffle=True,
                                        drop_last=len(splits["train"]) > cfg.batch_size,
                                        generator=torch.Generator().manual_seed(cfg.seed))
         self.val_loader = DataLoader(splits["val"], cfg.batch_size)
-        self.eye_corners = dataset_layout(cfg.dataset, cfg.data_root, num_points).eye_corners
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, weight_decay=cfg.wd)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.opt, cfg.epochs * len(self.train_loader))
         self.out_dir = Path(cfg.snapshot) / cfg.name
-        self.epoch, self.step, self.best = 0, 0, float("inf")
+        self.epoch, self.step, self.best = 0, 0, None
         if resumed:
             self.opt.load_state_dict(resumed["opt"])
             self.sched.load_state_dict(resumed["sched"])
@@ -90,15 +88,15 @@ class Retrainer:
         writer = SummaryWriter(str(self.out_dir / "tensorboard"))
         start = self.epoch
         if start == 0:  # the starting point: inherited weights score well before training
-            metrics = evaluate_nme(self.model, self.val_loader, self.device, self.eye_corners)
-            log.info("before retraining: val NME(box) %.4f", metrics["box"])
+            metrics = self.task.evaluate(self.model, self.val_loader, self.device)
+            log.info("before retraining: val %s %.4f", self.task.metric,
+                     metrics[self.task.metric])
         for epoch in range(start, cfg.epochs):
             self.model.train()
             bar = tqdm(self.train_loader, desc=f"retrain {epoch + 1}/{cfg.epochs}",
                        disable=not cfg.progress)
-            for images, landmarks, pose in bar:
-                images, landmarks, pose = (t.to(self.device) for t in (images, landmarks, pose))
-                loss = training_loss(self.model, images, landmarks, pose)
+            for batch in bar:
+                loss = self.task.loss(self.model, [t.to(self.device) for t in batch])
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
@@ -107,12 +105,13 @@ class Retrainer:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
                 self.step += 1
             self.epoch = epoch + 1
-            metrics = evaluate_nme(self.model, self.val_loader, self.device, self.eye_corners)
+            metrics = self.task.evaluate(self.model, self.val_loader, self.device)
             for name, value in metrics.items():
-                writer.add_scalar(f"val/nme_{name}", value, self.epoch)
-            improved = metrics["box"] < self.best
-            self.best = min(self.best, metrics["box"])
-            log.info("retrain epoch %d: val NME(box) %.4f%s", self.epoch, metrics["box"],
+                writer.add_scalar(f"val/{name}", value, self.epoch)
+            score = metrics[self.task.metric]
+            improved = self.task.better(score, self.best)
+            self.best = score if improved else self.best
+            log.info("retrain epoch %d: val %s %.4f%s", self.epoch, self.task.metric, score,
                      " (best)" if improved else "")
             state = dict(kind="subnet", arch=self.arch, model=self.model.state_dict(),
                          opt=self.opt.state_dict(), sched=self.sched.state_dict(),
@@ -122,7 +121,7 @@ class Retrainer:
             if improved:
                 save_checkpoint(self.out_dir / "checkpoint_best.pth", **state)
         writer.close()
-        return RetrainResult(self.arch, self.best, self.out_dir)
+        return RetrainResult(self.arch, self.task.metric, self.best, self.out_dir)
 
 
 def run_retrain(cfg: RetrainConfig) -> RetrainResult:

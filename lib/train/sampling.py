@@ -13,17 +13,16 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..atomic import atomic_open
-from ..data import dataset_layout, landmark_splits
 from ..latency import count_macs
 from ..spaces import DeployView
 from ..supernet import build_subnet, inherit_weights
-from .landmark_task import evaluate_nme, recalibrate_bn
 from .models import supernet_from_checkpoint
 from .pareto import pareto_front
 from .search import resolve_lut
+from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)
-FIELDS = ["arch_id", "choices", "predicted", "unit", "params", "macs", "val_nme_box",
+FIELDS = ["arch_id", "choices", "predicted", "unit", "params", "macs", "metric", "val",
           "on_front"]
 
 
@@ -34,13 +33,11 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
     cfg = ckpt["config"]
     kwargs = ckpt["space_kwargs"]
     lut = resolve_lut(cfg["lut"], ckpt["space"], kwargs)
-    splits = landmark_splits(cfg["dataset"], data_root or cfg["data_root"], kwargs["num_points"],
-                             kwargs["img_size"], None, limit_val, seed)
+    task = make_task(ckpt["space"], kwargs, cfg["dataset"], data_root or cfg["data_root"])
+    splits = task.splits(None, limit_val, seed)
     gen = torch.Generator().manual_seed(seed)
     calib = DataLoader(splits["train"], batch_size, shuffle=True, generator=gen)
     val = DataLoader(splits["val"], batch_size)
-    eye_corners = dataset_layout(cfg["dataset"], data_root or cfg["data_root"],
-                                 kwargs["num_points"]).eye_corners
     candidates = [supernet.derive()] + supernet.sample_archs(num, gen)
     unique = list({json.dumps(c, sort_keys=True): c for c in candidates}.values())
     rows = []
@@ -49,14 +46,15 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
         model = build_subnet(arch)
         inherit_weights(model, supernet, choices)
         recalibrate_bn(model, calib, "cpu", calib_batches)
-        metrics = evaluate_nme(model, val, "cpu", eye_corners)
-        macs, _ = count_macs(DeployView(model), [1, 3, kwargs["img_size"], kwargs["img_size"]])
+        metrics = task.evaluate(model, val, "cpu")
+        macs, _ = count_macs(DeployView(model), [1, 3, task.img_size, task.img_size])
         rows.append({"arch_id": "argmax" if index == 0 else f"sample{index}",
                      "choices": choices, "predicted": lut.predict(choices), "unit": lut.unit,
                      "params": sum(p.numel() for n, p in model.named_parameters()
                                    if not n.startswith("aux.")),
-                     "macs": macs, "val_nme_box": metrics["box"]})
-    front = pareto_front([(r["predicted"], r["val_nme_box"]) for r in rows])
+                     "macs": macs, "metric": task.metric, "val": metrics[task.metric]})
+    sign = -1 if task.higher_is_better else 1
+    front = pareto_front([(r["predicted"], sign * r["val"]) for r in rows])
     for row, flag in zip(rows, front):
         row["on_front"] = flag
     return rows
@@ -79,16 +77,16 @@ def plot(rows: list[dict], path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
     for on_front, style in ((False, {"c": "0.6", "label": "sampled"}),
                             (True, {"c": "tab:red", "label": "Pareto front"})):
-        pts = sorted((r["predicted"], r["val_nme_box"]) for r in rows if r["on_front"] == on_front)
+        pts = sorted((r["predicted"], r["val"]) for r in rows if r["on_front"] == on_front)
         if pts:
             ax.scatter(*zip(*pts), **style)
             if on_front:
                 ax.plot(*zip(*pts), c="tab:red", lw=1)
     for r in rows:
         if r["arch_id"] == "argmax":
-            ax.annotate("argmax", (r["predicted"], r["val_nme_box"]), fontsize=8)
+            ax.annotate("argmax", (r["predicted"], r["val"]), fontsize=8)
     ax.set_xlabel(f"LUT-predicted latency ({rows[0]['unit']})")
-    ax.set_ylabel("val NME (box), one-shot")
+    ax.set_ylabel(f"val {rows[0]['metric']}, one-shot")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -1,6 +1,6 @@
 """The search loop: warm-up epochs train weights only; then every weight step on the
 training part is followed by one θ step on the held-out part of the *training* set.
-Validation NME of the argmax architecture picks ``checkpoint_best.pth``."""
+The task's validation metric of the argmax architecture picks ``checkpoint_best.pth``."""
 from __future__ import annotations
 
 import itertools
@@ -12,15 +12,14 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from ..data import dataset_layout, landmark_splits
 from ..latency import CostLoss, LatencyTable, build_lut, check_lut, default_lut_path, load_lut
-from ..spaces import save_arch
+from ..spaces import save_arch, space_defaults
 from ..supernet import Supernet, temperature
 from .checkpoint import save_checkpoint
 from .config import to_dict
 from .device import resolve_device, seed_everything
-from .landmark_task import evaluate_nme, training_loss
 from .search_config import SearchConfig
+from .tasks import make_task
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,8 @@ class SearchResult:
     arch: dict
     predicted: float
     unit: str
-    best_nme: float
+    metric: str
+    best: float
     out_dir: Path
 
 
@@ -38,7 +38,8 @@ def resolve_lut(spec: str, space: str, space_kwargs: dict) -> LatencyTable:
     if spec == "flops":
         lut = build_lut(space, space_kwargs, backend="flops", calib_archs=1, progress=False)
         return check_lut(lut, space, space_kwargs, "flops table")
-    path = default_lut_path(space, space_kwargs["img_size"]) if spec == "auto" else Path(spec)
+    size = {**space_defaults(space), **space_kwargs}["img_size"]
+    path = default_lut_path(space, size) if spec == "auto" else Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no LUT; build one with tools/build_lut.py or pass "
                                 "--lut flops")
@@ -62,8 +63,8 @@ class Searcher:
         self.costs = {k: v.to(self.device) for k, v in self.lut.slot_costs().items()}
         self.cost_loss = CostLoss(cfg.mode, cfg.alpha, cfg.beta, self.lut.reference(),
                                   cfg.target_ms)
-        splits = landmark_splits(cfg.dataset, cfg.data_root, cfg.num_points, cfg.img_size,
-                                 cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
+        self.task = make_task(cfg.space, self.space_kwargs, cfg.dataset, cfg.data_root)
+        splits = self.task.splits(cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
         weight_part, theta_part = split_theta(splits["train"], cfg.theta_split, cfg.seed)
         loader_gen = torch.Generator().manual_seed(cfg.seed)
         self.weight_loader = DataLoader(weight_part, cfg.batch_size, shuffle=True,
@@ -72,7 +73,6 @@ class Searcher:
         self.theta_loader = DataLoader(theta_part, cfg.batch_size, shuffle=True,
                                        generator=loader_gen)
         self.val_loader = DataLoader(splits["val"], cfg.batch_size)
-        self.eye_corners = dataset_layout(cfg.dataset, cfg.data_root, cfg.num_points).eye_corners
         self.model = Supernet(cfg.space, self.space_kwargs, cfg.gumbel).to(self.device)
         self.w_opt = torch.optim.Adam(self.model.weight_parameters(), cfg.lr, weight_decay=cfg.wd)
         total_steps = cfg.epochs * len(self.weight_loader)
@@ -82,24 +82,23 @@ class Searcher:
         self.gumbel_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.out_dir = Path(cfg.snapshot) / "supernet"
         self.step = 0
-        self.best = float("inf")
+        self.best = None
         log.info("search: %s on %s, %d weight / %d θ / %d val samples, LUT %s (%s)", cfg.space,
                  self.device, len(weight_part), len(theta_part), len(splits["val"]),
                  self.lut.metadata.get("backend"), self.lut.unit)
 
-    def weight_step(self, images, landmarks, pose, tau) -> float:
+    def weight_step(self, batch, tau) -> float:
         self.model.sample(tau, self.gumbel_gen)
-        loss = training_loss(self.model, images, landmarks, pose)
+        loss = self.task.loss(self.model, batch)
         self.w_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.w_opt.step()
         self.w_sched.step()
         return loss.item()
 
-    def theta_step(self, images, landmarks, tau) -> dict:
+    def theta_step(self, batch, tau) -> dict:
         self.model.sample(tau, self.gumbel_gen)
-        pred, _ = self.model(images)
-        task = ((pred - landmarks) ** 2).sum(dim=1).mean()
+        task = self.task.theta_loss(self.model, batch)
         cost = self.lut.fixed["value"] + self.model.expected_cost(self.costs)
         loss, parts = self.cost_loss(task, cost)
         self.t_opt.zero_grad(set_to_none=True)
@@ -119,14 +118,12 @@ class Searcher:
             searching = epoch >= cfg.warmup_epochs
             bar = tqdm(self.weight_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}"
                        + ("" if searching else " (warm-up)"), disable=not cfg.progress)
-            for images, landmarks, pose in bar:
-                images, landmarks, pose = to_device((images, landmarks, pose))
-                w_loss = self.weight_step(images, landmarks, pose, tau)
+            for batch in bar:
+                w_loss = self.weight_step(to_device(batch), tau)
                 writer.add_scalar("train/weight_loss", w_loss, self.step)
                 postfix = {"loss": f"{w_loss:.4f}"}
                 if searching:
-                    t_images, t_landmarks, _ = to_device(next(theta_batches))
-                    parts = self.theta_step(t_images, t_landmarks, tau)
+                    parts = self.theta_step(to_device(next(theta_batches)), tau)
                     for name, value in parts.items():
                         writer.add_scalar(f"theta/{name}", value, self.step)
                     postfix["lat"] = f"{parts['cost']:.3f}"
@@ -135,27 +132,29 @@ class Searcher:
             self.end_epoch(epoch, tau, writer)
         writer.close()
         arch = self.model.derived_arch()
-        return SearchResult(arch, self.lut.predict(arch["choices"]), self.lut.unit, self.best,
-                            self.out_dir)
+        return SearchResult(arch, self.lut.predict(arch["choices"]), self.lut.unit,
+                            self.task.metric, self.best, self.out_dir)
 
     def end_epoch(self, epoch: int, tau: float, writer) -> None:
         choices = self.model.derive()
         self.model.fix(choices)
-        metrics = evaluate_nme(self.model, self.val_loader, self.device, self.eye_corners)
+        metrics = self.task.evaluate(self.model, self.val_loader, self.device)
+        score = metrics[self.task.metric]
         predicted = self.lut.predict(choices)
         writer.add_scalar("schedule/temperature", tau, epoch)
         writer.add_scalar("val/predicted_latency", predicted, epoch)
         for name, value in metrics.items():
-            writer.add_scalar(f"val/nme_{name}", value, epoch)
+            writer.add_scalar(f"val/{name}", value, epoch)
         for label, probs in self.model.probabilities().items():
             writer.add_scalars(f"probs/{label}", dict(zip(self.model.candidates[label],
                                                           probs.tolist())), epoch)
-        improved = metrics["box"] < self.best
-        self.best = min(self.best, metrics["box"])
-        log.info("epoch %d: val NME(box) %.4f%s, τ %.3f, argmax predicted %.4f %s", epoch + 1,
-                 metrics["box"], " (best)" if improved else "", tau, predicted, self.lut.unit)
+        improved = self.task.better(score, self.best)
+        self.best = score if improved else self.best
+        log.info("epoch %d: val %s %.4f%s, τ %.3f, argmax predicted %.4f %s", epoch + 1,
+                 self.task.metric, score, " (best)" if improved else "", tau, predicted,
+                 self.lut.unit)
         arch = self.model.derived_arch(predicted=predicted, unit=self.lut.unit,
-                                       val_nme_box=metrics["box"], epoch=epoch + 1)
+                                       epoch=epoch + 1, **{f"val_{self.task.metric}": score})
         state = dict(kind="supernet", space=self.cfg.space, space_kwargs=self.model.space_kwargs,
                      gumbel=self.cfg.gumbel, arch=arch, model=self.model.state_dict(),
                      w_opt=self.w_opt.state_dict(), t_opt=self.t_opt.state_dict(),

@@ -1,0 +1,148 @@
+"""Tasks: what search, retrain, sampling and evaluation need to know about a model's job -
+its data splits, training loss, θ loss and validation metric. A space names its task in its
+``task`` class attribute; ``make_task`` builds the matching object."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data import dataset_layout, default_data_root, landmark_splits
+from ..data.segmentation import IGNORE, SCHEMES, segmentation_splits
+from ..spaces import get_space, space_defaults
+from .evaluation_summary import summarize_landmarks
+from .losses import angle_loss, landmark_mse, pfld_loss
+from .metrics import confusion_matrix, iou_from_confusion, nme
+
+
+def first_output(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+class Task:
+    metric: str  # the validation number that picks checkpoints
+    higher_is_better: bool
+
+    def __init__(self, kwargs: dict, dataset: str, data_root):
+        self.kwargs = kwargs  # the space's full constructor kwargs (or what an ONNX file shows)
+        self.img_size = self.kwargs["img_size"]
+        self.dataset, self.data_root = dataset, data_root
+
+    def better(self, value: float, best: float | None) -> bool:
+        return best is None or (value > best if self.higher_is_better else value < best)
+
+    def theta_loss(self, model, batch) -> torch.Tensor:
+        return self.loss(model, batch)
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device, detailed: bool = False) -> dict:
+        """Metrics of a model (eval mode, restored after) over a loader."""
+        was_training = model.training
+        model.eval()
+        report = self.score(lambda images: model(images.to(device)), loader, detailed)
+        model.train(was_training)
+        return report
+
+
+class LandmarkTask(Task):
+    metric, higher_is_better = "nme_box", False
+
+    def __init__(self, kwargs, dataset, data_root):
+        super().__init__(kwargs, dataset, data_root)
+        self.num_points = self.kwargs["num_points"]
+        self.layout = dataset_layout(dataset, data_root, self.num_points)
+
+    def splits(self, limit_train=None, limit_val=None, seed=0, augment=False) -> dict:
+        return landmark_splits(self.dataset, self.data_root, self.num_points, self.img_size,
+                               limit_train, limit_val, seed, augment)
+
+    def loss(self, model, batch) -> torch.Tensor:
+        images, landmarks, pose = batch
+        out = model(images)
+        if isinstance(out, (tuple, list)):  # PFLD: landmarks + auxiliary pose
+            pred, pose_pred = out
+            return pfld_loss(pred, landmarks, pose_pred, pose) + angle_loss(pose_pred, pose)
+        return landmark_mse(out, landmarks)
+
+    def theta_loss(self, model, batch) -> torch.Tensor:
+        images, landmarks, _ = batch
+        return ((first_output(model(images)) - landmarks) ** 2).sum(dim=1).mean()
+
+    def score(self, predict, loader, detailed: bool = False) -> dict:
+        preds, poses, targets, true_poses = [], [], [], []
+        for images, landmarks, pose in loader:
+            out = predict(images)
+            preds.append(first_output(out).cpu())
+            if isinstance(out, (tuple, list)):
+                poses.append(out[1].cpu())
+            targets.append(landmarks)
+            true_poses.append(pose)
+        pred, target = torch.cat(preds), torch.cat(targets)
+        if detailed:
+            return summarize_landmarks(pred, target, torch.cat(poses) if poses else None,
+                                       torch.cat(true_poses), self.layout)
+        return {f"nme_{k}": float(v.mean()) for k, v in
+                nme(pred, target, self.layout.eye_corners).items()}
+
+
+class SegmentationTask(Task):
+    metric, higher_is_better = "miou", True
+
+    def __init__(self, kwargs, dataset, data_root):
+        super().__init__(kwargs, dataset, data_root)
+        self.num_classes = self.kwargs["num_classes"]
+        self.ignore_index = self.kwargs.get("ignore_index", IGNORE)
+
+    def splits(self, limit_train=None, limit_val=None, seed=0, augment=False) -> dict:
+        root = Path(self.data_root) if self.data_root else default_data_root(self.dataset)
+        return segmentation_splits(self.dataset, root, self.img_size, self.num_classes,
+                                   limit_train, limit_val, seed, augment)
+
+    def loss(self, model, batch) -> torch.Tensor:
+        images, masks = batch
+        return F.cross_entropy(first_output(model(images)), masks,
+                               ignore_index=self.ignore_index)
+
+    def score(self, predict, loader, detailed: bool = False) -> dict:
+        confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long)
+        for images, masks in loader:
+            labels = first_output(predict(images)).argmax(dim=1).cpu()
+            confusion += confusion_matrix(labels, masks, self.num_classes, self.ignore_index)
+        miou, per_class = iou_from_confusion(confusion)
+        report = {"miou": miou,
+                  "pixel_acc": float(confusion.diag().sum() / confusion.sum().clamp_min(1))}
+        if detailed:
+            names = SCHEMES[self.dataset].classes if self.dataset in SCHEMES else \
+                [str(i) for i in range(self.num_classes)]
+            report.update({"samples": len(loader.dataset),
+                           "iou_per_class": dict(zip(names, per_class))})
+        return report
+
+
+TASKS = {"landmark": LandmarkTask, "segmentation": SegmentationTask}
+
+
+def make_task(space: str, space_kwargs: dict, dataset: str, data_root) -> Task:
+    return TASKS[get_space(space).builder.task]({**space_defaults(space), **space_kwargs},
+                                                dataset, data_root)
+
+
+@torch.no_grad()
+def recalibrate_bn(model, loader, device, batches: int = 8) -> None:
+    """Re-estimate BatchNorm running statistics (cumulative average) on a few batches: the
+    supernet's statistics mix all paths, a sampled subnet needs its own."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = model.training
+    model.train()
+    for i, (images, *_) in enumerate(loader):
+        if i >= batches:
+            break
+        model(images.to(device))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.train(was_training)

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo compare datatang test lut bench clean
+.PHONY: demo compare datatang mbv2 hourglass spaces_real test lut lut_mbv2 lut_hourglass bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,12 +58,52 @@ datatang: $(STAMP)
 	$(RUN)/report.py --eval output/datatang/evaluate_subnet.json \
 		output/datatang/evaluate_pfld_mbv2.json
 
+# The two other spaces on the synthetic faces: search -> sample -> retrain (searched subnet
+# and the space's baseline at the same budget) -> export (ONNX + MNN) -> evaluate -> table.
+MB := ckpt_save/mbv2
+mbv2: $(STAMP)
+	$(RUN)/train.py --config configs/mbv2_search.yaml
+	$(RUN)/sample.py --supernet $(MB)/supernet/checkpoint_last.pth --num 8 --out output/mbv2
+	$(RUN)/retrain.py --supernet $(MB)/supernet/checkpoint_last.pth --config configs/mbv2_retrain.yaml
+	$(RUN)/retrain.py --arch lib/spaces/archs/mbv2_landmark_1.0.json --from_scratch \
+		--name mbv2_1.0 --space_kwargs '{"num_points": 106}' --config configs/mbv2_retrain.yaml
+	$(RUN)/export.py --resume $(MB)/subnet/checkpoint_best.pth --out_dir output/mbv2
+	for name in subnet mbv2_1.0; do $(RUN)/evaluate.py --ckpt $(MB)/$$name/checkpoint_best.pth \
+		--out output/mbv2/evaluate_$$name.json || exit 1; done
+	$(RUN)/report.py --eval output/mbv2/evaluate_subnet.json output/mbv2/evaluate_mbv2_1.0.json \
+		--export output/mbv2/export.json --pareto output/mbv2/pareto.csv
+
+HG := ckpt_save/hourglass
+HG_KW := '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
+hourglass: $(STAMP)
+	$(RUN)/train.py --config configs/hourglass_search.yaml
+	$(RUN)/sample.py --supernet $(HG)/supernet/checkpoint_last.pth --num 8 --out output/hourglass
+	$(RUN)/retrain.py --supernet $(HG)/supernet/checkpoint_last.pth \
+		--config configs/hourglass_retrain.yaml
+	$(RUN)/retrain.py --arch lib/spaces/archs/hourglass_seg_mid.json --from_scratch \
+		--name hourglass_mid --space_kwargs $(HG_KW) --config configs/hourglass_retrain.yaml
+	$(RUN)/export.py --resume $(HG)/subnet/checkpoint_best.pth --out_dir output/hourglass
+	for name in subnet hourglass_mid; do $(RUN)/evaluate.py --ckpt $(HG)/$$name/checkpoint_best.pth \
+		--out output/hourglass/evaluate_$$name.json || exit 1; done
+	$(RUN)/report.py --eval output/hourglass/evaluate_subnet.json \
+		output/hourglass/evaluate_hourglass_mid.json --export output/hourglass/export.json \
+		--pareto output/hourglass/pareto.csv
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 lut: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend ort --threads 1 \
 		--runs 300 --warmup 30 --calib_archs 7 --out lut/pfld_fbnet_112_ort_t1.json
+
+lut_mbv2: $(STAMP)
+	$(BIN)/python tools/build_lut.py --space mbv2_landmark --num_points 106 --img_size 128 \
+		--runs 30 --warmup 5 --out lut/mbv2_landmark_128_n106_ort_t1.json
+
+lut_hourglass: $(STAMP)
+	$(BIN)/python tools/build_lut.py --space hourglass_seg --img_size 64 \
+		--space_kwargs '{"cap": 32, "kernels": [3, 5]}' --runs 30 --warmup 5 \
+		--out lut/hourglass_seg_64_c32_ort_t1.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/search_throughput.py

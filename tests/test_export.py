@@ -7,12 +7,11 @@ import pytest
 import torch
 
 from lib.export import ParityError, export_and_verify, mnn_available
+from lib.export.onnx_export import OUTPUT_NAMES
 from lib.spaces import create_space, describe_space, get_space, list_spaces, make_arch
 from lib.supernet import Supernet, build_subnet
 from tests.conftest import ROOT
 
-LANDMARK_SPACES = [name for name in list_spaces()
-                   if getattr(get_space(name).builder, "task", None) == "landmark"]
 needs_mnn = pytest.mark.skipif(not mnn_available(), reason="MNN is not installed")
 
 
@@ -22,14 +21,19 @@ def _argmax_subnet(name):
     return build_subnet(make_arch(name, kwargs, net.derive())), kwargs
 
 
-@pytest.mark.parametrize("name", LANDMARK_SPACES)
+@pytest.mark.parametrize("name", list_spaces())
 def test_onnx_export_parity_and_graph_contract(name, tmp_path):
     model, kwargs = _argmax_subnet(name)
     report = export_and_verify(model, tmp_path, kwargs["img_size"], mnn=False, runs=5)
     assert report["ort_max_abs_diff"] <= 1e-4
     graph = onnx.load(report["onnx"])
     assert [i.name for i in graph.graph.input] == ["input"]
-    assert [o.name for o in graph.graph.output] == ["landmarks"]  # aux net is training-only
+    task = get_space(name).builder.task
+    assert [o.name for o in graph.graph.output] == [OUTPUT_NAMES[task]]  # aux: training-only
+    if task == "segmentation":  # bilinear resizes exported as static Resize ops
+        assert any(node.op_type == "Resize" for node in graph.graph.node)
+        out = [d.dim_value for d in graph.graph.output[0].type.tensor_type.shape.dim]
+        assert out == [1, kwargs["num_classes"], kwargs["img_size"], kwargs["img_size"]]
     assert graph.opset_import[0].version == 13
     dims = [d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 3, kwargs["img_size"], kwargs["img_size"]]  # static
@@ -37,7 +41,7 @@ def test_onnx_export_parity_and_graph_contract(name, tmp_path):
 
 
 @needs_mnn
-@pytest.mark.parametrize("name", LANDMARK_SPACES)
+@pytest.mark.parametrize("name", list_spaces())
 def test_mnn_round_trip(name, tmp_path):
     model, kwargs = _argmax_subnet(name)
     report = export_and_verify(model, tmp_path, kwargs["img_size"], mnn=True, runs=5)

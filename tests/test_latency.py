@@ -5,7 +5,8 @@ import torch
 
 from lib.latency import (CostLoss, LUTMismatchError, build_lut, check_lut, count_macs,
                          default_lut_path, load_lut, save_lut, trace_slots)
-from lib.spaces import FixedChooser, create_space, get_space
+from lib.spaces import DeployView, FixedChooser, create_space, get_space
+from lib.supernet import Supernet
 
 TINY = dict(get_space("pfld_fbnet").tiny_kwargs)
 
@@ -14,6 +15,35 @@ TINY = dict(get_space("pfld_fbnet").tiny_kwargs)
 def tiny_lut():
     return build_lut("pfld_fbnet", TINY, backend="ort", warmup=2, runs=5, calib_archs=2,
                      progress=False)
+
+
+def test_every_space_gets_a_lut_that_predicts_its_expected_cost(space):
+    """A tiny MACs table per registered space: every entry present, and the supernet's
+    differentiable expected cost of a fixed architecture equals the table's prediction
+    (widths included: bilinear over each width slot's channel grid)."""
+    name, kwargs = space
+    lut = build_lut(name, kwargs, backend="flops", calib_archs=2, progress=False)
+    table = check_lut(lut, name, kwargs)
+    net = Supernet(name, kwargs)
+    costs = table.slot_costs()
+    for choices in net.sample_archs(3, torch.Generator().manual_seed(0)):
+        net.fix(choices)
+        expected = table.fixed["value"] + float(net.expected_cost(costs))
+        assert table.predict(choices) == pytest.approx(expected, rel=1e-5)
+        model = DeployView(create_space(name, FixedChooser(choices), **kwargs))
+        macs = count_macs(model, [1, 3, kwargs["img_size"], kwargs["img_size"]])[0] / 1e6
+        assert table.sum_entries(choices) <= macs * 1.001  # the blocks are part of the model
+
+
+def test_width_entries_are_measured_on_the_channel_grid():
+    kwargs = dict(get_space("mbv2_landmark").tiny_kwargs)
+    slots = trace_slots("mbv2_landmark", kwargs)
+    assert slots["stage1_width"]["grid"] == [16, 24]  # 24 x (0.5, 1.0), multiples of 8
+    assert slots["stage1_layer0"]["in_width"] == "stage0_width"
+    lut = build_lut("mbv2_landmark", kwargs, backend="flops", calib_archs=1, progress=False)
+    keys = [k for k in lut["entries"] if k.startswith("stage1_layer0/ir_k3_e2_relu6/")]
+    assert sorted(keys) == sorted(f"stage1_layer0/ir_k3_e2_relu6/1x{cin}x8x8/o{cout}"
+                                  for cin in (8, 16) for cout in (16, 24))
 
 
 def test_slot_shapes_come_from_a_traced_forward():

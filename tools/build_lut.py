@@ -13,16 +13,12 @@ from dataclasses import dataclass
 import _bootstrap
 
 from lib.latency import BACKENDS, build_lut, default_lut_path, save_lut
-from lib.spaces import list_spaces
 from lib.train.config import option, parse_config
+from lib.train.space_options import SpaceOptions
 
 
 @dataclass
-class BuildLUTConfig:
-    space: str = option("pfld_fbnet", "search space", choices=None)
-    space_kwargs: dict = option({}, "extra space constructor arguments (JSON mapping)")
-    num_points: int = option(106, "landmarks per face")
-    img_size: int = option(112, "input size")
+class BuildLUTConfig(SpaceOptions):
     backend: str = option("ort", "ort (onnxruntime), torch (eager) or flops (MACs)",
                           choices=BACKENDS)
     threads: int = option(1, "intra-op threads of the backend")
@@ -33,8 +29,7 @@ class BuildLUTConfig:
     out: str | None = option(None, "output JSON (default lut/<space>_<img>_<backend>_t<N>.json)")
 
     def validate(self):
-        if self.space not in list_spaces():
-            raise ValueError(f"unknown space {self.space!r}; registered: {list_spaces()}")
+        super().validate()
         for name in ("threads", "runs", "calib_archs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be positive")
@@ -43,10 +38,10 @@ class BuildLUTConfig:
 def main(argv=None) -> int:
     cfg = parse_config(BuildLUTConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging()
-    kwargs = {**cfg.space_kwargs, "num_points": cfg.num_points, "img_size": cfg.img_size}
+    kwargs = cfg.space_kwargs_full()
     lut = build_lut(cfg.space, kwargs, cfg.backend, cfg.threads, cfg.warmup, cfg.runs,
                     cfg.calib_archs, cfg.seed)
-    out = cfg.out or default_lut_path(cfg.space, cfg.img_size, cfg.backend, cfg.threads)
+    out = cfg.out or default_lut_path(cfg.space, kwargs["img_size"], cfg.backend, cfg.threads)
     save_lut(lut, out)
     values = [e["value"] for e in lut["entries"].values()]
     unit = lut["metadata"]["unit"]

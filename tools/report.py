@@ -6,7 +6,8 @@
     python tools/report.py --eval output/evaluate_subnet.json output/evaluate_mbv2.json ...
 
 Columns: model, LUT-predicted latency (searched subnet), measured ORT / MNN latency
-(1 thread), params, MACs, test NME (box; inter-ocular where known).
+(1 thread), params, MACs, ONNX size, and the test metric: NME (box; inter-ocular where
+known) for landmark models, mIoU and pixel accuracy for segmentation models.
 """
 import argparse
 import csv
@@ -30,8 +31,10 @@ def main(argv=None) -> int:
     if args.pareto:
         with open(args.pareto) as handle:
             predicted = {r["arch_id"]: r for r in csv.DictReader(handle)}
+    metrics = ([("mIoU", "miou"), ("pixel acc", "pixel_acc")] if "miou" in evals[0][1] else
+               [("NME box", "nme_box"), ("NME io", "nme_io")])
     header = ["model", "predicted ms", "ORT ms", "MNN ms", "params", "MMACs", "ONNX KB",
-              "NME box", "NME io"]
+              *(title for title, _ in metrics)]
     rows = []
     for i, (name, ev) in enumerate(evals):
         first = i == 0
@@ -41,7 +44,7 @@ def main(argv=None) -> int:
                      f"{export['mnn_ms']:.3f}" if first and "mnn_ms" in export else "-",
                      f"{ev['params']:,}", f"{ev['macs'] / 1e6:.1f}" if ev.get("macs") else "-",
                      f"{export['onnx_bytes'] / 1024:.0f}" if first and export else "-",
-                     f"{ev['nme_box']:.4f}", f"{ev['nme_io']:.4f}" if "nme_io" in ev else "-"])
+                     *(f"{ev[key]:.4f}" if key in ev else "-" for _, key in metrics)])
     widths = [max(len(str(r[c])) for r in rows + [header]) for c in range(len(header))]
     for row in [header, ["-" * w for w in widths]] + rows:
         print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))

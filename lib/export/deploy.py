@@ -10,7 +10,8 @@ from torch import nn
 from ..latency import count_macs, time_ort
 from ..spaces import DeployView
 from .mnn_backend import MNNRunner, convert_onnx_to_mnn, mnn_available
-from .onnx_export import check_parity, export_onnx, reference_input, run_onnx, torch_output
+from .onnx_export import (OUTPUT_NAMES, check_parity, export_onnx, reference_input, run_onnx,
+                          torch_output)
 
 log = logging.getLogger(__name__)
 ORT_TOLERANCE = 1e-4
@@ -27,7 +28,8 @@ def export_and_verify(model: nn.Module, out_dir, img_size: int, mnn: bool | None
         raise RuntimeError("--mnn needs the MNN package: pip install MNN==3.6.1")
     x = reference_input(img_size)
     expected = torch_output(deployed, x)
-    onnx_path = export_onnx(deployed, out_dir / f"{name}.onnx", img_size)
+    onnx_path = export_onnx(deployed, out_dir / f"{name}.onnx", img_size,
+                            output_name=OUTPUT_NAMES[getattr(model, "task", "landmark")])
     macs, _ = count_macs(deployed, [1, 3, img_size, img_size])
     params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux."))
     report = {"onnx": str(onnx_path), "onnx_bytes": onnx_path.stat().st_size,

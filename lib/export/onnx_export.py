@@ -1,5 +1,6 @@
-"""Static ONNX export (batch 1, opset 13, single file, input ``input``, landmarks only),
-simplified with onnxsim, checked against PyTorch with onnxruntime."""
+"""Static ONNX export (batch 1, opset 13, single file, input ``input``, one output named
+after the task: ``landmarks`` or ``scores``), simplified with onnxsim, checked against
+PyTorch with onnxruntime."""
 from __future__ import annotations
 
 import logging
@@ -16,13 +17,15 @@ from ..latency.measure import ort_session
 
 log = logging.getLogger(__name__)
 OPSET = 13
+OUTPUT_NAMES = {"landmark": "landmarks", "segmentation": "scores"}
 
 
 class ParityError(RuntimeError):
     """An exported model disagrees with PyTorch beyond tolerance."""
 
 
-def export_onnx(model: nn.Module, path, img_size: int, simplify: bool = True) -> Path:
+def export_onnx(model: nn.Module, path, img_size: int, simplify: bool = True,
+                output_name: str = "landmarks") -> Path:
     """Export ``model`` (eval mode; its output is the deployed tensor) to ``path``."""
     path = Path(path)
     model = model.eval()
@@ -32,7 +35,7 @@ def export_onnx(model: nn.Module, path, img_size: int, simplify: bool = True) ->
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (dummy,), str(tmp), dynamo=False, opset_version=OPSET,
-                          input_names=["input"], output_names=["landmarks"],
+                          input_names=["input"], output_names=[output_name],
                           do_constant_folding=True, external_data=False)
     graph = onnx.load(str(tmp))
     tmp.unlink()

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..spaces import jsonable, load_arch
+from ..spaces import jsonable, load_arch, validate_arch
 from ..supernet import build_subnet, inherit_weights
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
 from .config import to_dict
@@ -36,6 +36,9 @@ def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
     if cfg.supernet:
         supernet, ckpt = supernet_from_checkpoint(cfg.supernet)
     arch = load_arch(cfg.arch) if cfg.arch else ckpt["arch"]
+    if cfg.space_kwargs:
+        arch = validate_arch({**arch, "space_kwargs": {**arch.get("space_kwargs", {}),
+                                                       **cfg.space_kwargs}}, str(cfg.arch))
     model = build_subnet(arch)
     if not cfg.from_scratch:
         same = (arch["space"], jsonable(arch.get("space_kwargs", {}))) == \

@@ -14,6 +14,8 @@ class RetrainConfig(RunOptions):
     supernet: str | None = option(None, "search checkpoint to inherit weights (and the derived "
                                         "architecture) from")
     arch: str | None = option(None, "architecture JSON (default: the one derived in --supernet)")
+    space_kwargs: dict = option({}, "override the --arch file's space kwargs (e.g. num_points "
+                                    "for another dataset); needs --from_scratch")
     from_scratch: bool = option(False, "random init instead of the supernet's weights (control)")
     resume: str | None = option(None, "subnet checkpoint to continue from")
     epochs: int = option(10, "epochs")
@@ -28,5 +30,8 @@ class RetrainConfig(RunOptions):
         if not self.supernet and not self.from_scratch and not self.resume:
             raise ValueError("inheriting weights needs --supernet; pass --from_scratch to "
                              "train --arch from random init")
+        if self.space_kwargs and not (self.arch and self.from_scratch):
+            raise ValueError("--space_kwargs changes the model: only with --arch and "
+                             "--from_scratch")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("--epochs and --batch_size must be positive")

@@ -6,19 +6,14 @@ from dataclasses import dataclass
 
 from ..latency import COST_MODES
 from ..supernet import GUMBEL_MODES
-from ..spaces import list_spaces, space_defaults
 from .config import option
 from .run_config import RunOptions
+from .space_options import SpaceOptions
 
 
 @dataclass
-class SearchConfig(RunOptions):
+class SearchConfig(RunOptions, SpaceOptions):
     snapshot: str = option("./ckpt_save", "checkpoint root; the search writes <snapshot>/supernet/")
-    space: str = option("pfld_fbnet", "search space", choices=tuple(list_spaces()))
-    space_kwargs: dict = option({}, "extra space constructor arguments, JSON/YAML mapping")
-    num_points: int | None = option(None, "landmarks per face (landmark spaces; default: the "
-                                          "space's)")
-    img_size: int | None = option(None, "input size, square (default: the space's)")
     lut: str = option("auto", "latency table: a JSON path, 'auto' (the shipped "
                               "lut/<space>_<img>_ort_t1.json) or 'flops' (MACs, built now)")
     mode: str = option("mul", "cost term: mul (FBNet), add, target", choices=COST_MODES)
@@ -48,18 +43,6 @@ class SearchConfig(RunOptions):
             raise ValueError(f"--theta_split must be in (0, 1), got {self.theta_split}")
         if not 0 <= self.warmup_epochs <= self.epochs or self.epochs < 1:
             raise ValueError("need 1 <= epochs and 0 <= warmup_epochs <= epochs")
-        for name in ("batch_size", "num_points", "img_size"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be positive")
-
-    def space_kwargs_full(self) -> dict:
-        """The space's kwargs with --num_points / --img_size (the space's defaults when not
-        given, so architecture files and LUTs always name them)."""
-        defaults = space_defaults(self.space)
-        kwargs = dict(self.space_kwargs)
-        for name in ("num_points", "img_size"):
-            if name in defaults:
-                kwargs[name] = getattr(self, name) or kwargs.get(name, defaults[name])
-            elif getattr(self, name) is not None:
-                raise ValueError(f"space {self.space} has no --{name}")
-        return kwargs
+        SpaceOptions.validate(self)
+        if self.batch_size < 1:
+            raise ValueError("--batch_size must be positive")

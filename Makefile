@@ -89,6 +89,44 @@ hourglass: $(STAMP)
 		output/hourglass/evaluate_hourglass_mid.json --export output/hourglass/export.json \
 		--pareto output/hourglass/pareto.csv
 
+# Both spaces once on real files: hourglass_seg on CelebAMask-style and Face Synthetics masks,
+# mbv2_landmark on Face Synthetics landmarks (70 points); each next to its baseline.
+REAL := ../shared/data
+define hourglass_real
+	$(RUN)/train.py --config configs/hourglass_real_search.yaml --dataset $(1) \
+		--data_root $(REAL)/$(2) --snapshot ckpt_save/hg_$(1)
+	$(RUN)/retrain.py --supernet ckpt_save/hg_$(1)/supernet/checkpoint_last.pth --dataset $(1) \
+		--data_root $(REAL)/$(2) --snapshot ckpt_save/hg_$(1) --config configs/hourglass_real_retrain.yaml
+	$(RUN)/retrain.py --arch lib/spaces/archs/hourglass_seg_mid.json --from_scratch \
+		--name hourglass_mid --space_kwargs $(HG_KW) --dataset $(1) --data_root $(REAL)/$(2) \
+		--snapshot ckpt_save/hg_$(1) --config configs/hourglass_real_retrain.yaml
+	$(RUN)/export.py --resume ckpt_save/hg_$(1)/subnet/checkpoint_best.pth --out_dir output/hg_$(1)
+	for name in subnet hourglass_mid; do $(RUN)/evaluate.py --dataset $(1) --data_root $(REAL)/$(2) \
+		--ckpt ckpt_save/hg_$(1)/$$name/checkpoint_best.pth \
+		--out output/hg_$(1)/evaluate_$$name.json || exit 1; done
+	$(RUN)/report.py --eval output/hg_$(1)/evaluate_subnet.json \
+		output/hg_$(1)/evaluate_hourglass_mid.json --export output/hg_$(1)/export.json
+endef
+
+MF := ckpt_save/mbv2_fs
+spaces_real: $(STAMP)
+	$(call hourglass_real,celebamask,celebamask_parsing)
+	$(call hourglass_real,facesynthetics,facesynthetics_100)
+	$(RUN)/prepare_data.py --dataset facesynthetics --data_root $(REAL)/facesynthetics_100 \
+		--out data/facesynthetics70 --img_size 128 --margin 2.0
+	test -f lut/mbv2_landmark_128_ort_t1.json || $(BIN)/python tools/build_lut.py \
+		--space mbv2_landmark --runs 30 --warmup 5
+	$(RUN)/train.py --config configs/mbv2_real_search.yaml
+	$(RUN)/retrain.py --supernet $(MF)/supernet/checkpoint_last.pth --config configs/mbv2_real_retrain.yaml
+	$(RUN)/retrain.py --arch lib/spaces/archs/mbv2_landmark_1.0.json --from_scratch --name mbv2_1.0 \
+		--config configs/mbv2_real_retrain.yaml
+	$(RUN)/export.py --resume $(MF)/subnet/checkpoint_best.pth --out_dir output/mbv2_fs
+	for name in subnet mbv2_1.0; do $(RUN)/evaluate.py --ckpt $(MF)/$$name/checkpoint_best.pth \
+		--dataset jd106 --data_root data/facesynthetics70 \
+		--out output/mbv2_fs/evaluate_$$name.json || exit 1; done
+	$(RUN)/report.py --eval output/mbv2_fs/evaluate_subnet.json output/mbv2_fs/evaluate_mbv2_1.0.json \
+		--export output/mbv2_fs/export.json
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
@@ -107,6 +145,10 @@ lut_hourglass: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/search_throughput.py
+	$(BIN)/python bench/search_throughput.py --space mbv2_landmark --space_kwargs '{"num_points": 106}' \
+		--batch 32 --steps 5
+	$(BIN)/python bench/search_throughput.py --space hourglass_seg --batch 32 --steps 5 \
+		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
 clean:
 	rm -rf ckpt_save output

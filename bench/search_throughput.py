@@ -1,36 +1,52 @@
 #!/usr/bin/env python
-"""Training throughput (images/s of weight steps: forward, backward, optimizer step) at
-batch 64, 112x112, for the largest fixed subnet and for the supernet in hard and soft mode.
+"""Training throughput (images/s of weight steps: forward, backward, optimizer step) of the
+largest fixed subnet and of the supernet in hard and soft mode: the search-cost check.
 
     python bench/search_throughput.py [--space pfld_fbnet] [--batch 64] [--steps 10]
+    python bench/search_throughput.py --space mbv2_landmark --space_kwargs '{"num_points": 106}'
+    python bench/search_throughput.py --space hourglass_seg --batch 32 \
+        --space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
-Writes output/bench/search_throughput.json; the last line printed is the summary.
+Writes output/bench/search_throughput_<space>.json; the last line printed is the summary.
 """
 import argparse
+import json
 import time
 
 import _common
 import torch
 
 from lib.latency import build_lut, check_lut
-from lib.spaces import make_arch
+from lib.spaces import make_arch, space_defaults
 from lib.supernet import Supernet, build_subnet
-from lib.train.losses import angle_loss, pfld_loss
+from lib.train.tasks import LandmarkTask, make_task
 
 
 def largest_choices(space: str, kwargs: dict) -> dict:
-    """Every slot's candidate with the most MACs."""
+    """Every op slot's candidate with the most MACs (summed over the width grids), every
+    width slot's widest multiplier."""
     table = check_lut(build_lut(space, kwargs, backend="flops", calib_archs=1, progress=False),
                       space, kwargs)
-    return {label: info["candidates"][int(table.slot_costs()[label].argmax())]
-            for label, info in table.slots.items()}
+    costs = table.slot_costs()
+    choices = {label: table.slots[label]["candidates"][int(c.flatten(1).sum(1).argmax()
+                                                            if c.dim() > 1 else c.argmax())]
+               for label, c in costs.items()}
+    choices.update({label: max(slot.candidates, key=float)
+                    for label, slot in table.width_slots.items()})
+    return choices
 
 
-def images_per_second(model, step_hook, batch, size, points, steps, warmup=3) -> float:
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(batch, 3, size, size, generator=gen)
-    target = torch.rand(batch, 2 * points, generator=gen)
-    pose = torch.rand(batch, 3, generator=gen) * 60 - 30
+def random_batch(task, batch: int, gen) -> list:
+    x = torch.rand(batch, 3, task.img_size, task.img_size, generator=gen)
+    if isinstance(task, LandmarkTask):
+        return [x, torch.rand(batch, 2 * task.num_points, generator=gen),
+                torch.rand(batch, 3, generator=gen) * 60 - 30]
+    return [x, torch.randint(task.num_classes, (batch, task.img_size, task.img_size),
+                             generator=gen)]
+
+
+def images_per_second(model, step_hook, task, batch, steps, warmup=3) -> float:
+    data = random_batch(task, batch, torch.Generator().manual_seed(0))
     params = model.weight_parameters() if hasattr(model, "weight_parameters") else \
         model.parameters()
     opt = torch.optim.Adam(params, 1e-3)
@@ -38,8 +54,7 @@ def images_per_second(model, step_hook, batch, size, points, steps, warmup=3) ->
 
     def step():
         step_hook()
-        pred, pose_pred = model(x)
-        loss = pfld_loss(pred, target, pose_pred, pose) + angle_loss(pose_pred, pose)
+        loss = task.loss(model, data)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -55,29 +70,31 @@ def images_per_second(model, step_hook, batch, size, points, steps, warmup=3) ->
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="pfld_fbnet")
+    parser.add_argument("--space_kwargs", type=json.loads, default={},
+                        help="JSON mapping over the space's defaults")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--img_size", type=int, default=112)
-    parser.add_argument("--num_points", type=int, default=106)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
-    kwargs = {"img_size": args.img_size, "num_points": args.num_points}
+    kwargs = {k: v for k, v in space_defaults(args.space).items()
+              if k in ("img_size", "num_points")}
+    kwargs.update(args.space_kwargs)
+    task = make_task(args.space, kwargs, "synthetic", None)
     torch.manual_seed(0)
     choices = largest_choices(args.space, kwargs)
     subnet = build_subnet(make_arch(args.space, kwargs, choices))
-    rates = {"largest_subnet": images_per_second(subnet, lambda: None, args.batch,
-                                                 args.img_size, args.num_points, args.steps)}
+    rates = {"largest_subnet": images_per_second(subnet, lambda: None, task, args.batch,
+                                                 args.steps)}
     for mode in ("hard", "soft"):
         net = Supernet(args.space, kwargs, gumbel=mode)
         gen = torch.Generator().manual_seed(0)
         rates[f"supernet_{mode}"] = images_per_second(
-            net, lambda net=net, gen=gen: net.sample(1.0, gen), args.batch, args.img_size,
-            args.num_points, args.steps)
+            net, lambda net=net, gen=gen: net.sample(1.0, gen), task, args.batch, args.steps)
     ratio = rates["supernet_hard"] / rates["largest_subnet"]
-    result = {"bench": "search_throughput", "space": args.space, "batch": args.batch,
-              "img_size": args.img_size, "steps": args.steps, "largest_choices": choices,
+    result = {"bench": "search_throughput", "space": args.space, "space_kwargs": kwargs,
+              "batch": args.batch, "steps": args.steps, "largest_choices": choices,
               "images_per_s": rates, "hard_over_largest": ratio, "goal_hard_over_largest": 0.7,
               "machine": _common.machine()}
-    path = _common.write_result("search_throughput", result)
+    path = _common.write_result(f"search_throughput_{args.space}", result)
     for name, rate in rates.items():
         print(f"{name:>16}: {rate:8.1f} images/s")
     print(f"wrote {path}")

@@ -1,12 +1,17 @@
 #!/usr/bin/env python
-"""Evaluate a landmark model (subnet checkpoint or exported .onnx) on a split.
+"""Evaluate a model (subnet checkpoint or exported .onnx) on a split.
 
     python tools/evaluate.py --ckpt ckpt_save/subnet/checkpoint_best.pth --dataset synthetic
     python tools/evaluate.py --ckpt output/subnet.onnx --dataset jd106 --data_root /data/jd106
+    python tools/evaluate.py --ckpt ckpt_save/hourglass/subnet/checkpoint_best.pth \
+        --dataset celebamask --data_root ../shared/data/celebamask_parsing
 
-Prints and writes JSON (default output/evaluate.json): NME (inter-ocular where the layout
-knows the eye corners, and box), failure rate and AUC at 0.10, mean Euler error of the aux
-net, params, MACs and measured onnxruntime latency.
+Prints and writes JSON (default output/evaluate.json) with params, MACs and measured
+onnxruntime latency, and the task's report. Landmarks: NME (inter-ocular where the layout
+knows the eye corners, and box), failure rate and AUC at 0.10, per-region NME, Archai's error
+(mean L2 in [-1, 1] coordinates), the aux net's Euler error. Segmentation: mIoU from the
+split's confusion matrix, pixel accuracy and per-class IoU (null: class absent from both
+ground truth and prediction).
 """
 import argparse
 import json
@@ -32,7 +37,10 @@ def main(argv=None) -> int:
     report = evaluate(args.ckpt, args.dataset, args.data_root, args.split, args.threads)
     atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
     for key, value in report.items():
-        if key != "choices":
+        if key == "iou_per_class":
+            print(f"{key:>22}: " + ", ".join(f"{k} {v:.3f}" for k, v in value.items()
+                                              if v is not None))
+        elif key != "choices":
             print(f"{key:>22}: {value:.5g}" if isinstance(value, float) else
                   f"{key:>22}: {value}")
     print(f"wrote {args.out}")

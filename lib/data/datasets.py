@@ -16,7 +16,9 @@ from .layouts import Layout, get_layout
 from .synthetic import ensure_synthetic
 
 log = logging.getLogger(__name__)
-DATASETS = ("synthetic", "jd106")
+LANDMARK_DATASETS = ("synthetic", "jd106")  # jd106: any prepared list.txt folder
+MASK_DATASETS = ("synthetic", "facesynthetics", "celebamask")  # see segmentation.py
+DATASETS = ("synthetic", "jd106", "facesynthetics", "celebamask")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -57,8 +59,11 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
                     seed: int = 0, augment: bool = False) -> dict:
     """``{"train", "val", "test"}`` datasets. Without a ``val_data`` folder, 10% of the
     training list (seeded) becomes the validation split, so test stays untouched."""
-    if dataset not in DATASETS:
-        raise DataError(f"unknown dataset {dataset!r}; known: {list(DATASETS)}")
+    if dataset not in LANDMARK_DATASETS:
+        hint = (" (raw Face Synthetics landmarks: tools/prepare_data.py --dataset "
+                "facesynthetics, then --dataset jd106)" if dataset == "facesynthetics" else "")
+        raise DataError(f"dataset {dataset!r} has no landmark lists; landmark models read "
+                        f"{list(LANDMARK_DATASETS)}{hint}")
     root = Path(data_root) if data_root else default_data_root(dataset)
     if dataset == "synthetic":
         if num_points != 106:

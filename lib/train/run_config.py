@@ -12,7 +12,9 @@ from .device import parse_dev_id
 class RunOptions:
     dev_id: str = option("auto", "device: 'cpu', 'auto', a GPU id '0' (multi-device '0,1' "
                                  "parses; it needs the distributed trainer)")
-    dataset: str = option("synthetic", "dataset format", choices=DATASETS)
+    dataset: str = option("synthetic", "synthetic (embedded faces: landmarks and masks), jd106 "
+                                       "(a prepared list.txt folder), facesynthetics or "
+                                       "celebamask (face-parsing folders)", choices=DATASETS)
     data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
     seed: int = option(0, "random seed")
     augment: bool = option(False, "online augmentation of the training split (flip with the "

@@ -66,7 +66,8 @@ mbv2: $(STAMP)
 	$(RUN)/sample.py --supernet $(MB)/supernet/checkpoint_last.pth --num 8 --out output/mbv2
 	$(RUN)/retrain.py --supernet $(MB)/supernet/checkpoint_last.pth --config configs/mbv2_retrain.yaml
 	$(RUN)/retrain.py --arch lib/spaces/archs/mbv2_landmark_1.0.json --from_scratch \
-		--name mbv2_1.0 --space_kwargs '{"num_points": 106}' --config configs/mbv2_retrain.yaml
+		--name mbv2_1.0 --space_kwargs '{"num_points": 106, "img_size": 64}' \
+		--config configs/mbv2_retrain.yaml
 	$(RUN)/export.py --resume $(MB)/subnet/checkpoint_best.pth --out_dir output/mbv2
 	for name in subnet mbv2_1.0; do $(RUN)/evaluate.py --ckpt $(MB)/$$name/checkpoint_best.pth \
 		--out output/mbv2/evaluate_$$name.json || exit 1; done
@@ -135,8 +136,8 @@ lut: $(STAMP)
 		--runs 300 --warmup 30 --calib_archs 7 --out lut/pfld_fbnet_112_ort_t1.json
 
 lut_mbv2: $(STAMP)
-	$(BIN)/python tools/build_lut.py --space mbv2_landmark --num_points 106 --img_size 128 \
-		--runs 30 --warmup 5 --out lut/mbv2_landmark_128_n106_ort_t1.json
+	$(BIN)/python tools/build_lut.py --space mbv2_landmark --num_points 106 --img_size 64 \
+		--runs 30 --warmup 5 --out lut/mbv2_landmark_64_n106_ort_t1.json
 
 lut_hourglass: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space hourglass_seg --img_size 64 \

@@ -53,6 +53,12 @@ def test_synthetic_generation_is_atomic_and_cached(tmp_path):
     image, lm, euler = data[0]
     assert image.shape == (3, 112, 112) and 0 <= image.min() and image.max() <= 1
     assert lm.shape == (212,) and euler.shape == (3,)
+    # another input size reads the same faces resized (coordinates are crop-normalised), and
+    # asking for a size does not regenerate an existing set
+    small, lm_small, _ = LandmarkListDataset(root / "train_data" / "list.txt", 106, 64)[0]
+    assert small.shape == (3, 64, 64) and torch.equal(lm_small, lm)
+    ensure_synthetic(tmp_path / "syn")
+    assert (root / "meta.json").stat().st_mtime_ns == stamp
 
 
 def _write_list(folder, lines):

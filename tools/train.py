@@ -4,9 +4,12 @@
     python tools/train.py                       # synthetic faces, shipped ORT LUT
     python tools/train.py --dataset jd106 --data_root /data/jd106 --dev_id 0
     python tools/train.py --mode target --target_ms 0.9 --config my.yaml
+    python tools/train.py --config configs/mbv2_search.yaml      # MobileNetV2 landmark space
+    python tools/train.py --config configs/hourglass_search.yaml # hourglass face parsing
 
 Writes <snapshot>/supernet/{checkpoint_last.pth, checkpoint_best.pth, arch.json, tensorboard/}
-and prints the derived architecture with its LUT-predicted latency.
+and prints the derived architecture with its LUT-predicted latency and the best validation
+metric (NME for landmark spaces, mIoU for segmentation).
 """
 import json
 import sys

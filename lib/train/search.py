@@ -19,7 +19,7 @@ from .checkpoint import save_checkpoint
 from .config import to_dict
 from .device import resolve_device, seed_everything
 from .search_config import SearchConfig
-from .tasks import make_task
+from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,10 @@ class Searcher:
     def end_epoch(self, epoch: int, tau: float, writer) -> None:
         choices = self.model.derive()
         self.model.fix(choices)
+        # BatchNorm running statistics mix every sampled path; the argmax path is scored with
+        # its own (training uses batch statistics, so this does not disturb the search)
+        if self.cfg.bn_batches:
+            recalibrate_bn(self.model, self.weight_loader, self.device, self.cfg.bn_batches)
         metrics = self.task.evaluate(self.model, self.val_loader, self.device)
         score = metrics[self.task.metric]
         predicted = self.lut.predict(choices)

@@ -33,6 +33,9 @@ class SearchConfig(RunOptions, SpaceOptions):
     wd: float = option(1e-6, "weight decay of the weights")
     tlr: float = option(0.01, "architecture learning rate (AdamW)")
     twd: float = option(5e-4, "weight decay of the architecture logits")
+    bn_batches: int = option(8, "training batches that re-estimate BatchNorm statistics of "
+                                "the argmax path before each validation (0: keep the "
+                                "supernet's)")
     theta_split: float = option(0.2, "fraction of the training set held out for θ steps")
 
     def validate(self) -> None:
@@ -44,5 +47,7 @@ class SearchConfig(RunOptions, SpaceOptions):
         if not 0 <= self.warmup_epochs <= self.epochs or self.epochs < 1:
             raise ValueError("need 1 <= epochs and 0 <= warmup_epochs <= epochs")
         SpaceOptions.validate(self)
+        if self.bn_batches < 0:
+            raise ValueError("--bn_batches must be >= 0")
         if self.batch_size < 1:
             raise ValueError("--batch_size must be positive")

@@ -7,9 +7,10 @@ from .checkpoint import CheckpointError, load_checkpoint
 
 
 def load_strict(model, state, source) -> None:
-    expected, given = set(model.state_dict()), set(state)
+    own = model.state_dict()  # once: rebuilding it per key is quadratic in the key count
+    expected, given = set(own), set(state)
     missing, unexpected = sorted(expected - given), sorted(given - expected)
-    shape = sorted(k for k in expected & given if model.state_dict()[k].shape != state[k].shape)
+    shape = sorted(k for k in expected & given if own[k].shape != state[k].shape)
     if missing or unexpected or shape:
         raise CheckpointError(f"{source}: weights do not match the model:\n"
                               f"  missing: {missing}\n  unexpected: {unexpected}\n"

@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,3 +22,9 @@ def space(request):
 def tiny_input(kwargs, batch=2):
     size = kwargs.get("img_size", 112)
     return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def run_tool(name: str, *args, cwd=ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``tools/<name>`` in a fresh interpreter, as a user would."""
+    return subprocess.run([sys.executable, str(ROOT / "tools" / name), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=timeout)

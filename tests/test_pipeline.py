@@ -1,8 +1,6 @@
 """sample / retrain / evaluate on a tiny search."""
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,7 +13,7 @@ from lib.data import Layout
 from lib.train.evaluation_summary import summarize_landmarks
 from lib.train.metrics import ced_auc, failure_rate, nme
 from lib.train.pareto import pareto_front
-from tests.conftest import ROOT
+from tests.conftest import run_tool
 
 TINY_STAGES = get_space("pfld_fbnet").tiny_kwargs["stages"]
 
@@ -32,8 +30,7 @@ def searched(tmp_path_factory):
 
 
 def _tool(name, *args):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / name), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return run_tool(name, *args, timeout=300)
 
 
 def test_pareto_front_is_non_dominated():

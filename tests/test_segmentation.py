@@ -2,8 +2,6 @@
 made here otherwise), mIoU from a dataset-level confusion matrix, mask-consistent
 augmentation, and the hourglass / mbv2 spaces end to end through the tools."""
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -15,7 +13,7 @@ from lib.data import DataError, ensure_synthetic
 from lib.data.segmentation import (CELEBAMASK, FACESYNTHETICS, MaskAugment, celebamask_pairs,
                                    facesynthetics_pairs, read_mask, segmentation_splits)
 from lib.train.metrics import confusion_matrix, iou_from_confusion
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_tool
 
 SHARED = ROOT.parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is absent")
@@ -115,9 +113,8 @@ def test_real_facesynthetics_and_celebamask_read():
     assert set(np.unique(read_mask(celeb[0][1]))) <= set(range(19))
 
 
-def _tool(*args):
-    run = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                         cwd=ROOT, timeout=600)
+def _tool(name, *args):
+    run = run_tool(name, *args)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     return run.stdout
 
@@ -133,16 +130,16 @@ def test_space_end_to_end_through_the_tools(space, tmp_path):
     kwargs.update({"num_points": 106} if space == "mbv2_landmark" else {"num_classes": 19})
     common = ["--data_root", faces, "--snapshot", tmp_path / "ckpt", "--dev_id", "cpu",
               "--progress", "false", "--batch_size", "8"]
-    _tool(ROOT / "tools/train.py", "--space", space, "--space_kwargs", json.dumps(kwargs),
+    _tool("train.py", "--space", space, "--space_kwargs", json.dumps(kwargs),
           "--lut", "flops", "--epochs", "2", "--warmup_epochs", "1", *common)
     ckpt = tmp_path / "ckpt" / "supernet" / "checkpoint_last.pth"
-    _tool(ROOT / "tools/sample.py", "--supernet", ckpt, "--num", "3", "--out", tmp_path / "o")
-    _tool(ROOT / "tools/retrain.py", "--supernet", ckpt, "--epochs", "1", *common)
+    _tool("sample.py", "--supernet", ckpt, "--num", "3", "--out", tmp_path / "o")
+    _tool("retrain.py", "--supernet", ckpt, "--epochs", "1", *common)
     subnet = tmp_path / "ckpt" / "subnet" / "checkpoint_best.pth"
-    out = _tool(ROOT / "tools/export.py", "--resume", subnet, "--out_dir", tmp_path / "o")
+    out = _tool("export.py", "--resume", subnet, "--out_dir", tmp_path / "o")
     assert "parity" in out
     for model in (subnet, tmp_path / "o" / "subnet.onnx"):
-        _tool(ROOT / "tools/evaluate.py", "--ckpt", model, "--data_root", faces,
+        _tool("evaluate.py", "--ckpt", model, "--data_root", faces,
               "--out", tmp_path / "o" / "eval.json")
         report = json.loads((tmp_path / "o" / "eval.json").read_text())
         key = "miou" if space == "hourglass_seg" else "nme_box"

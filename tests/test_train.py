@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,7 +9,7 @@ from lib.spaces import get_space
 from lib.train import (CheckpointError, SearchConfig, load_checkpoint, pfld_loss, run_search,
                        save_checkpoint)
 from lib.train.config import parse_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_tool
 
 TINY = dict(get_space("pfld_fbnet").tiny_kwargs)
 
@@ -23,8 +21,7 @@ def faces(tmp_path_factory):
 
 
 def _cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return run_tool("train.py", *args, cwd=cwd, timeout=300)
 
 
 def test_two_epoch_cli_smoke_run(faces, tmp_path):

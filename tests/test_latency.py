@@ -7,6 +7,7 @@ from lib.latency import (CostLoss, LUTMismatchError, build_lut, check_lut, count
                          default_lut_path, load_lut, save_lut, trace_slots)
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
+from tests.conftest import ROOT
 
 TINY = dict(get_space("pfld_fbnet").tiny_kwargs)
 
@@ -115,6 +116,14 @@ def test_shipped_lut_matches_default_space():
     table = load_lut(default_lut_path("pfld_fbnet", 112), "pfld_fbnet",
                      {"num_points": 106, "img_size": 112})
     assert table.metadata["backend"] == "ort" and table.metadata["threads"] == 1
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "lut").glob("*.json")), ids=lambda p: p.name)
+def test_every_shipped_lut_matches_its_space(path):
+    meta = json.loads(path.read_text())["metadata"]
+    table = load_lut(path, meta["space"], meta["space_kwargs"])
+    low, high = table.bounds()
+    assert low < table.reference() < high
 
 
 @pytest.mark.parametrize("mode", ["mul", "add"])

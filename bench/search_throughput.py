@@ -17,8 +17,9 @@ import _common
 import torch
 
 from lib.latency import build_lut, check_lut
-from lib.spaces import make_arch, space_defaults
+from lib.spaces import make_arch
 from lib.supernet import Supernet, build_subnet
+from lib.train.space_options import SpaceOptions
 from lib.train.tasks import LandmarkTask, make_task
 
 
@@ -75,9 +76,7 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
-    kwargs = {k: v for k, v in space_defaults(args.space).items()
-              if k in ("img_size", "num_points")}
-    kwargs.update(args.space_kwargs)
+    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
     task = make_task(args.space, kwargs, "synthetic", None)
     torch.manual_seed(0)
     choices = largest_choices(args.space, kwargs)

@@ -19,7 +19,7 @@ import _bootstrap
 
 from lib.atomic import atomic_write_text
 from lib.export import export_and_verify, mnn_available
-from lib.spaces import space_defaults
+from lib.spaces import full_kwargs
 from lib.train import subnet_from_checkpoint
 
 
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     _bootstrap.setup_logging()
     model, arch, _ = subnet_from_checkpoint(args.resume)
-    img_size = {**space_defaults(arch["space"]), **arch.get("space_kwargs", {})}["img_size"]
+    img_size = full_kwargs(arch["space"], arch.get("space_kwargs"))["img_size"]
     report = export_and_verify(model, args.out_dir, img_size, args.mnn, args.threads)
     report["choices"] = arch["choices"]
     atomic_write_text(f"{args.out_dir}/export.json", json.dumps(report, indent=1) + "\n")

@@ -1,10 +1,46 @@
-"""Landmark-consistent augmentation (cv2 + numpy)."""
+"""Online augmentation (cv2 + numpy) consistent with the targets: landmarks here, masks in
+segmentation.py; ``Augmented`` is the training view that applies either."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 from .layouts import Layout
+
+
+class Augmented(Dataset):
+    """A training view of a dataset of ``(image float [3,S,S] in [0,1], *targets)``.
+    ``augment(pixels HWC uint8, *targets as numpy, rng)`` returns them changed; the targets
+    come back with their original shapes and dtypes. Per-item seeds come from torch's global
+    generator, so a seeded run is reproducible."""
+
+    def __init__(self, base, augment):
+        self.base, self.augment = base, augment
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, index):
+        image, *targets = self.base[index]
+        rng = np.random.default_rng(int(torch.randint(2 ** 31, (1,))))
+        pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        pixels, *changed = self.augment(pixels, *(t.numpy() for t in targets), rng)
+        return (torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float() / 255.0,
+                *(torch.as_tensor(np.asarray(c).reshape(t.shape), dtype=t.dtype)
+                  for c, t in zip(changed, targets)))
+
+
+def random_affine(size: int, rng: np.random.Generator, rotate: float, scale: float,
+                  shift: float) -> tuple[np.ndarray, float]:
+    """A random rotation (degrees, about the centre), zoom and shift (fractions of ``size``):
+    ``(2x3 matrix, angle)``."""
+    angle = rng.uniform(-rotate, rotate)
+    zoom = 1.0 + rng.uniform(-scale, scale)
+    affine = cv2.getRotationMatrix2D((size / 2, size / 2), angle, zoom)
+    affine[:, 2] += rng.uniform(-shift, shift, 2) * size
+    return affine, angle
 
 
 def hflip(image: np.ndarray, landmarks: np.ndarray, euler: np.ndarray, layout: Layout):
@@ -25,8 +61,8 @@ def hflip(image: np.ndarray, landmarks: np.ndarray, euler: np.ndarray, layout: L
 class LandmarkAugment:
     """Online augmentation for training, consistent with the landmarks: horizontal flip with
     the layout's pairs, rotation (roll follows), scale/translation jitter, colour jitter, blur
-    and a random occluding rectangle. ``__call__(image HWC uint8, landmarks [N,2] crop units,
-    euler, rng)``."""
+    and a random occluding rectangle. ``__call__(image HWC uint8, landmarks [N,2] or [2N]
+    crop units, euler, rng)``."""
 
     def __init__(self, layout: Layout, flip: float = 0.5, rotate: float = 15.0,
                  scale: float = 0.1, shift: float = 0.05, colour: float = 0.3,
@@ -38,13 +74,11 @@ class LandmarkAugment:
 
     def __call__(self, image, landmarks, euler, rng: np.random.Generator):
         size = image.shape[0]
+        landmarks = np.asarray(landmarks).reshape(-1, 2)
         euler = np.asarray(euler, dtype=np.float64).copy()
         if rng.random() < self.flip:
             image, landmarks, euler = hflip(image, landmarks, euler, self.layout)
-        angle = rng.uniform(-self.rotate, self.rotate)
-        zoom = 1.0 + rng.uniform(-self.scale, self.scale)
-        affine = cv2.getRotationMatrix2D((size / 2, size / 2), angle, zoom)
-        affine[:, 2] += rng.uniform(-self.shift, self.shift, 2) * size
+        affine, angle = random_affine(size, rng, self.rotate, self.scale, self.shift)
         image = cv2.warpAffine(image, affine, (size, size), borderMode=cv2.BORDER_CONSTANT)
         pixels = landmarks * size  # crop units -> pixel edges; warpAffine uses the same frame
         landmarks = (pixels @ affine[:, :2].T + affine[:, 2]) / size

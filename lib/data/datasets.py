@@ -5,11 +5,10 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Subset
 
-from .augment import LandmarkAugment
+from .augment import Augmented, LandmarkAugment
 from .errors import DataError
 from .landmark_list import LandmarkListDataset
 from .layouts import Layout, get_layout
@@ -32,26 +31,6 @@ def dataset_layout(dataset: str, data_root, num_points: int) -> Layout:
     meta = root / "meta.json"
     name = json.loads(meta.read_text()).get("layout", dataset) if meta.is_file() else dataset
     return get_layout(name, num_points)
-
-
-class Augmented(Dataset):
-    """A training view of a landmark dataset with online augmentation. The per-item seed
-    comes from torch's global generator, so a seeded run is reproducible."""
-
-    def __init__(self, base, augment: LandmarkAugment):
-        self.base, self.augment = base, augment
-
-    def __len__(self):
-        return len(self.base)
-
-    def __getitem__(self, index):
-        image, landmarks, euler = self.base[index]
-        rng = np.random.default_rng(int(torch.randint(2 ** 31, (1,))))
-        pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        pixels, landmarks, euler = self.augment(pixels, landmarks.view(-1, 2).numpy(),
-                                                euler.numpy(), rng)
-        return (torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float() / 255.0,
-                torch.from_numpy(landmarks.reshape(-1)), torch.from_numpy(euler).float())
 
 
 def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,

@@ -14,6 +14,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from .augment import Augmented, random_affine
 from .errors import DataError
 from .landmark_list import read_list
 from .synthetic import ensure_synthetic
@@ -141,35 +142,15 @@ class MaskAugment:
 
     def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
         size = image.shape[0]
+        mask = mask.astype(np.uint8)  # labels 0..18 and 255; cv2 warps uint8
         if rng.random() < 0.5:
             image, mask = image[:, ::-1], self.flip[mask[:, ::-1]]
-        matrix = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-1, 1) * self.rotate,
-                                         1 + rng.uniform(-1, 1) * self.scale)
-        matrix[:, 2] += rng.uniform(-1, 1, 2) * self.shift * size
+        matrix, _ = random_affine(size, rng, self.rotate, self.scale, self.shift)
         image = cv2.warpAffine(np.ascontiguousarray(image), matrix, (size, size),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         mask = cv2.warpAffine(np.ascontiguousarray(mask), matrix, (size, size),
                               flags=cv2.INTER_NEAREST, borderValue=IGNORE)
         return image, mask
-
-
-class AugmentedMasks(Dataset):
-    """Training view with online augmentation; per-item seeds come from torch's global
-    generator, so a seeded run is reproducible."""
-
-    def __init__(self, base, augment: MaskAugment):
-        self.base, self.augment = base, augment
-
-    def __len__(self):
-        return len(self.base)
-
-    def __getitem__(self, index):
-        image, mask = self.base[index]
-        rng = np.random.default_rng(int(torch.randint(2 ** 31, (1,))))
-        pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        pixels, labels = self.augment(pixels, mask.numpy().astype(np.uint8), rng)
-        return (torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float() / 255.0,
-                torch.from_numpy(labels.astype(np.int64)))
 
 
 def split_pairs(pairs: list, seed: int, fractions=(0.8, 0.1)) -> dict[str, list]:
@@ -207,7 +188,7 @@ def segmentation_splits(dataset: str, root: Path, img_size: int, num_classes: in
     log.info("%s masks: %s", dataset, {k: len(v) for k, v in pairs.items()})
     train = SegmentationDataset(pairs["train"][:limit_train], img_size, scheme)
     if augment:
-        train = AugmentedMasks(train, MaskAugment(scheme))
+        train = Augmented(train, MaskAugment(scheme))
     return {"train": train,
             "val": SegmentationDataset(pairs["val"][:limit_val], img_size, scheme),
             "test": lambda: SegmentationDataset(pairs["test"], img_size, scheme)}

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from ..atomic import atomic_write_text
-from ..spaces import DeployView, FirstChooser, FixedChooser, Slot, create_space
+from ..spaces import DeployView, FirstChooser, FixedChooser, Slot, create_space, full_kwargs
 from ..spaces.arch import jsonable
 from ..spaces.widths import WidthSlot, grids, interp_weights, resolve
 from .counting import count_macs
@@ -37,8 +37,8 @@ def default_lut_path(space: str, img_size: int, backend: str = "ort", threads: i
     return LUT_DIR / f"{space}_{img_size}_{backend}_t{threads}.json"
 
 
-def input_shape_of(space_kwargs: dict, default_size: int = 112) -> list[int]:
-    size = space_kwargs.get("img_size", default_size)
+def input_shape_of(space: str, space_kwargs: dict) -> list[int]:
+    size = full_kwargs(space, space_kwargs)["img_size"]
     return [1, 3, size, size]
 
 
@@ -53,7 +53,7 @@ def trace_slots(space: str, space_kwargs: dict) -> dict:
         lambda _m, args, label=label: shapes.__setitem__(label, list(args[0].shape)))
         for label, module in chooser.modules.items()]
     with torch.no_grad():
-        model(torch.zeros(input_shape_of(space_kwargs)))
+        model(torch.zeros(input_shape_of(space, space_kwargs)))
     for handle in handles:
         handle.remove()
     table = {}
@@ -71,6 +71,11 @@ def _op_slots(slots: dict) -> dict:
     return {label: info for label, info in slots.items() if info.get("kind") != "width"}
 
 
+def _searched(info: dict) -> bool:
+    """Whether an op slot sits between searched widths (its entries span channel grids)."""
+    return "in_width" in info or "out_width" in info
+
+
 def _channel_grid(info: dict, side: str, slots: dict) -> list[int]:
     width = info.get(f"{side}_width")
     if width:
@@ -85,8 +90,8 @@ def slot_entries(label: str, info: dict, slots: dict):
         for cin in _channel_grid(info, "in", slots):
             for cout in _channel_grid(info, "out", slots):
                 shape = [info["in_shape"][0], cin, *info["in_shape"][2:]]
-                searched = "in_width" in info or "out_width" in info
-                yield op, shape, cout, entry_key(label, op, shape, cout if searched else None)
+                yield op, shape, cout, entry_key(label, op, shape,
+                                                 cout if _searched(info) else None)
 
 
 def fingerprint(space: str, space_kwargs: dict, slots: dict) -> str:
@@ -123,8 +128,7 @@ class LatencyTable:
 
     @property
     def width_slots(self) -> dict[str, WidthSlot]:
-        return {label: WidthSlot(label, tuple(info["candidates"]), info["base"], info["cap"],
-                                 info["divisor"])
+        return {label: WidthSlot.from_info(label, info)
                 for label, info in self.slots.items() if info.get("kind") == "width"}
 
     def predict(self, choices: dict[str, str]) -> float:
@@ -155,8 +159,7 @@ class LatencyTable:
             values = torch.tensor([self.entries[key]["value"]
                                    for *_, key in slot_entries(label, info, self.slots)])
             n_in, n_out = (len(_channel_grid(info, side, self.slots)) for side in ("in", "out"))
-            searched = "in_width" in info or "out_width" in info
-            costs[label] = values.view(-1, n_in, n_out) if searched else values
+            costs[label] = values.view(-1, n_in, n_out) if _searched(info) else values
         return costs
 
     def reference(self) -> float:
@@ -209,7 +212,8 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
     for _ in range(calib_archs):
         choices = {label: rng.choice(info["candidates"]) for label, info in slots.items()}
         model = DeployView(create_space(space, FixedChooser(choices), **space_kwargs))
-        whole = _measure(backend, model, input_shape_of(space_kwargs), threads, warmup, runs)
+        whole = _measure(backend, model, input_shape_of(space, space_kwargs), threads, warmup,
+                         runs)
         calibration.append({"choices": choices, "measured": whole,
                             "sum_entries": table.sum_entries(choices)})
     fixed_value = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
@@ -217,7 +221,7 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
     metadata = {
         "space": space, "space_kwargs": jsonable(space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, slots),
-        "input_shape": input_shape_of(space_kwargs), "backend": backend,
+        "input_shape": input_shape_of(space, space_kwargs), "backend": backend,
         "backend_version": backend_version(backend), "threads": threads, "batch": 1,
         "dtype": "float32", "unit": unit,
         "statistic": "exact" if backend == "flops" else "median",

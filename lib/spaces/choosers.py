@@ -30,11 +30,12 @@ class Slot:
 
     @property
     def residual(self) -> bool | None:
-        """Blocks between width-searched maps add a residual only within one width slot
-        (never by a coincidence of the chosen channel counts); None: the block decides."""
+        """Blocks between width-searched maps may add a residual only within one width slot
+        (never by a coincidence of the chosen channel counts; build_op adds the stride and
+        shape conditions); None: the block decides."""
         if self.in_width is None and self.out_width is None:
             return None
-        return self.stride == 1 and self.in_width == self.out_width
+        return self.in_width == self.out_width
 
     def build(self, op: str) -> nn.Module:
         return build_op(op, self.in_ch, self.out_ch, self.stride, residual=self.residual)

@@ -64,8 +64,8 @@ class HourglassSeg(nn.Module):
                                       in_width=out_width, out_width=out_width))
             return nn.Sequential(*layers)
 
-        widths, self.down, self.skip, self.up = [], nn.ModuleList(), nn.ModuleList(), \
-            nn.ModuleList()
+        self.down, self.skip, self.up = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        widths = []
         ch, width = base, "stem_width"
         for level in range(levels):
             name = f"down{level}"

@@ -48,5 +48,10 @@ def space_defaults(name: str) -> dict:
     return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
 
 
+def full_kwargs(name: str, kwargs: dict | None = None) -> dict:
+    """A space instance's complete constructor kwargs: its defaults overridden by ``kwargs``."""
+    return {**space_defaults(name), **(kwargs or {})}
+
+
 def list_spaces() -> list[str]:
     return sorted(_SPACES)

@@ -43,6 +43,11 @@ class WidthSlot:
         return {"kind": "width", "candidates": list(self.candidates), "base": self.base,
                 "cap": self.cap, "divisor": self.divisor}
 
+    @classmethod
+    def from_info(cls, label: str, info: dict) -> WidthSlot:
+        """The inverse of ``info()`` (as stored in a LUT's slot table)."""
+        return cls(label, tuple(info["candidates"]), info["base"], info["cap"], info["divisor"])
+
 
 def parse_multiplier(label: str, value: str) -> float:
     try:

@@ -67,3 +67,10 @@ def inherit_weights(subnet: nn.Module, supernet: Supernet, choices: dict[str, st
                            f"  not in subnet: {unexpected}\n"
                            f"  shape differs: {shape}")
     subnet.load_state_dict(state, strict=True)
+
+
+def inherited_subnet(supernet: Supernet, arch: dict) -> nn.Module:
+    """The subnet of ``arch`` with its weights inherited from ``supernet``."""
+    model = build_subnet(arch)
+    inherit_weights(model, supernet, arch["choices"])
+    return model

@@ -2,8 +2,6 @@
 Archai's error and the aux net's Euler error."""
 from __future__ import annotations
 
-import torch
-
 from .metrics import ced_auc, failure_rate, nme, region_nme
 
 

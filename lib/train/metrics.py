@@ -4,15 +4,23 @@ from __future__ import annotations
 import torch
 
 
+def _point_errors(pred: torch.Tensor, target: torch.Tensor):
+    """(per-point errors ``[B, N]``, points ``[B, N, 2]``, landmark-box size sqrt(w*h) ``[B]``)
+    of ``[B, 2N]`` predictions and targets."""
+    pred = pred.reshape(len(pred), -1, 2)
+    target = target.reshape(len(target), -1, 2)
+    size = target.amax(dim=1) - target.amin(dim=1)
+    return ((pred - target).norm(dim=2), target,
+            (size[:, 0] * size[:, 1]).clamp_min(1e-12).sqrt())
+
+
 def nme(pred: torch.Tensor, target: torch.Tensor, eye_corners=None) -> dict[str, torch.Tensor]:
     """Per-sample NME for ``[B, 2N]`` predictions in crop units. ``box``: mean point error /
     sqrt(w*h) of the ground-truth landmark box (JD challenge); ``io``: / outer-eye-corner
     distance, when the layout knows the corners."""
-    pred = pred.reshape(len(pred), -1, 2)
-    target = target.reshape(len(target), -1, 2)
-    err = (pred - target).norm(dim=2).mean(dim=1)
-    size = target.amax(dim=1) - target.amin(dim=1)
-    out = {"box": err / (size[:, 0] * size[:, 1]).clamp_min(1e-12).sqrt()}
+    point_err, target, box = _point_errors(pred, target)
+    err = point_err.mean(dim=1)
+    out = {"box": err / box}
     if eye_corners is not None:
         r, l = eye_corners
         out["io"] = err / (target[:, r] - target[:, l]).norm(dim=1).clamp_min(1e-12)
@@ -33,11 +41,8 @@ def ced_auc(errors: torch.Tensor, limit: float = 0.10, steps: int = 1000) -> flo
 
 def region_nme(pred: torch.Tensor, target: torch.Tensor, regions: dict) -> dict[str, float]:
     """Box-normalised NME per named region (jaw, brows, eyes, nose, mouth)."""
-    pred = pred.reshape(len(pred), -1, 2)
-    target = target.reshape(len(target), -1, 2)
-    size = target.amax(dim=1) - target.amin(dim=1)
-    norm = (size[:, 0] * size[:, 1]).clamp_min(1e-12).sqrt()
-    err = (pred - target).norm(dim=2) / norm[:, None]
+    point_err, _, box = _point_errors(pred, target)
+    err = point_err / box[:, None]
     return {name: float(err[:, list(index)].mean()) for name, index in regions.items()}
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..spaces import validate_arch
-from ..supernet import Supernet, build_subnet
+from ..supernet import Supernet, build_subnet, inherited_subnet
 from .checkpoint import CheckpointError, load_checkpoint
 
 
@@ -18,25 +18,22 @@ def load_strict(model, state, source) -> None:
     model.load_state_dict(state, strict=True)
 
 
-def supernet_from_checkpoint(path) -> tuple[Supernet, dict]:
-    ckpt = load_checkpoint(path, kind="supernet")
+def supernet_from_checkpoint(path, ckpt: dict | None = None) -> tuple[Supernet, dict]:
+    """The supernet of a search checkpoint (``ckpt``: the file's contents when already
+    loaded)."""
+    ckpt = ckpt or load_checkpoint(path, kind="supernet")
     model = Supernet(ckpt["space"], ckpt["space_kwargs"], ckpt.get("gumbel", "hard"))
     load_strict(model, ckpt["model"], path)
     return model, ckpt
 
 
-def subnet_from_checkpoint(path):
+def subnet_from_checkpoint(path, ckpt: dict | None = None):
     """``(model, arch, checkpoint)`` from a subnet checkpoint (or the argmax subnet with
     inherited weights from a supernet checkpoint)."""
-    ckpt = load_checkpoint(path)
+    ckpt = ckpt or load_checkpoint(path)
     if ckpt.get("kind") == "supernet":
-        from ..supernet import inherit_weights
-
-        supernet, _ = supernet_from_checkpoint(path)
-        arch = ckpt["arch"]
-        model = build_subnet(arch)
-        inherit_weights(model, supernet, arch["choices"])
-        return model, arch, ckpt
+        supernet, _ = supernet_from_checkpoint(path, ckpt)
+        return inherited_subnet(supernet, ckpt["arch"]), ckpt["arch"], ckpt
     if ckpt.get("kind") != "subnet":
         raise CheckpointError(f"{path}: a {ckpt.get('kind')!r} checkpoint, expected a subnet")
     arch = validate_arch(ckpt["arch"], str(path))

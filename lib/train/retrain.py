@@ -11,11 +11,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..spaces import jsonable, load_arch, validate_arch
-from ..supernet import build_subnet, inherit_weights
+from ..supernet import build_subnet, inherited_subnet
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
 from .config import to_dict
 from .device import resolve_device, seed_everything
-from .models import load_strict, supernet_from_checkpoint
+from .models import subnet_from_checkpoint, supernet_from_checkpoint
 from .retrain_config import RetrainConfig
 from .tasks import make_task
 
@@ -39,16 +39,16 @@ def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
     if cfg.space_kwargs:
         arch = validate_arch({**arch, "space_kwargs": {**arch.get("space_kwargs", {}),
                                                        **cfg.space_kwargs}}, str(cfg.arch))
-    model = build_subnet(arch)
-    if not cfg.from_scratch:
-        same = (arch["space"], jsonable(arch.get("space_kwargs", {}))) == \
-            (ckpt["space"], jsonable(ckpt["space_kwargs"]))
-        if not same:
-            raise CheckpointError(f"{cfg.supernet}: supernet is {ckpt['space']} "
-                                  f"{ckpt['space_kwargs']}, the architecture is "
-                                  f"{arch['space']} {arch.get('space_kwargs')}")
-        inherit_weights(model, supernet, arch["choices"])
-        log.info("inherited weights from %s", cfg.supernet)
+    if cfg.from_scratch:
+        return arch, build_subnet(arch)
+    same = (arch["space"], jsonable(arch.get("space_kwargs", {}))) == \
+        (ckpt["space"], jsonable(ckpt["space_kwargs"]))
+    if not same:
+        raise CheckpointError(f"{cfg.supernet}: supernet is {ckpt['space']} "
+                              f"{ckpt['space_kwargs']}, the architecture is "
+                              f"{arch['space']} {arch.get('space_kwargs')}")
+    model = inherited_subnet(supernet, arch)
+    log.info("inherited weights from %s", cfg.supernet)
     return arch, model
 
 
@@ -59,9 +59,7 @@ class Retrainer:
         self.device = resolve_device(cfg.dev_id)
         resumed = load_checkpoint(cfg.resume, kind="subnet") if cfg.resume else None
         if resumed:
-            self.arch = resumed["arch"]
-            self.model = build_subnet(self.arch)
-            load_strict(self.model, resumed["model"], cfg.resume)
+            self.model, self.arch, _ = subnet_from_checkpoint(cfg.resume, resumed)
         else:
             self.arch, self.model = resolve_arch(cfg)
         self.model.to(self.device)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..atomic import atomic_open
 from ..latency import count_macs
 from ..spaces import DeployView
-from ..supernet import build_subnet, inherit_weights
+from ..supernet import inherited_subnet
 from .models import supernet_from_checkpoint
 from .pareto import pareto_front
 from .search import resolve_lut
@@ -43,8 +43,7 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
     rows = []
     for index, choices in enumerate(tqdm(unique, desc="score subnets", disable=not progress)):
         arch = {"space": ckpt["space"], "space_kwargs": kwargs, "choices": choices}
-        model = build_subnet(arch)
-        inherit_weights(model, supernet, choices)
+        model = inherited_subnet(supernet, arch)
         recalibrate_bn(model, calib, "cpu", calib_batches)
         metrics = task.evaluate(model, val, "cpu")
         macs, _ = count_macs(DeployView(model), [1, 3, task.img_size, task.img_size])

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from ..latency import CostLoss, LatencyTable, build_lut, check_lut, default_lut_path, load_lut
-from ..spaces import save_arch, space_defaults
+from ..spaces import full_kwargs, save_arch
 from ..supernet import Supernet, temperature
 from .checkpoint import save_checkpoint
 from .config import to_dict
@@ -38,7 +38,7 @@ def resolve_lut(spec: str, space: str, space_kwargs: dict) -> LatencyTable:
     if spec == "flops":
         lut = build_lut(space, space_kwargs, backend="flops", calib_archs=1, progress=False)
         return check_lut(lut, space, space_kwargs, "flops table")
-    size = {**space_defaults(space), **space_kwargs}["img_size"]
+    size = full_kwargs(space, space_kwargs)["img_size"]
     path = default_lut_path(space, size) if spec == "auto" else Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no LUT; build one with tools/build_lut.py or pass "

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ..data import dataset_layout, default_data_root, landmark_splits
 from ..data.segmentation import IGNORE, SCHEMES, segmentation_splits
-from ..spaces import get_space, space_defaults
+from ..spaces import full_kwargs, get_space
 from .evaluation_summary import summarize_landmarks
 from .losses import angle_loss, landmark_mse, pfld_loss
 from .metrics import confusion_matrix, iou_from_confusion, nme
@@ -124,8 +124,8 @@ TASKS = {"landmark": LandmarkTask, "segmentation": SegmentationTask}
 
 
 def make_task(space: str, space_kwargs: dict, dataset: str, data_root) -> Task:
-    return TASKS[get_space(space).builder.task]({**space_defaults(space), **space_kwargs},
-                                                dataset, data_root)
+    return TASKS[get_space(space).builder.task](full_kwargs(space, space_kwargs), dataset,
+                                                data_root)
 
 
 @torch.no_grad()

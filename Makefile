@@ -58,75 +58,53 @@ datatang: $(STAMP)
 	$(RUN)/report.py --eval output/datatang/evaluate_subnet.json \
 		output/datatang/evaluate_pfld_mbv2.json
 
-# The two other spaces on the synthetic faces: search -> sample -> retrain (searched subnet
-# and the space's baseline at the same budget) -> export (ONNX + MNN) -> evaluate -> table.
-MB := ckpt_save/mbv2
-mbv2: $(STAMP)
-	$(RUN)/train.py --config configs/mbv2_search.yaml
-	$(RUN)/sample.py --supernet $(MB)/supernet/checkpoint_last.pth --num 8 --out output/mbv2
-	$(RUN)/retrain.py --supernet $(MB)/supernet/checkpoint_last.pth --config configs/mbv2_retrain.yaml
-	$(RUN)/retrain.py --arch lib/spaces/archs/mbv2_landmark_1.0.json --from_scratch \
-		--name mbv2_1.0 --space_kwargs '{"num_points": 106, "img_size": 64}' \
-		--config configs/mbv2_retrain.yaml
-	$(RUN)/export.py --resume $(MB)/subnet/checkpoint_best.pth --out_dir output/mbv2
-	for name in subnet mbv2_1.0; do $(RUN)/evaluate.py --ckpt $(MB)/$$name/checkpoint_best.pth \
-		--out output/mbv2/evaluate_$$name.json || exit 1; done
-	$(RUN)/report.py --eval output/mbv2/evaluate_subnet.json output/mbv2/evaluate_mbv2_1.0.json \
-		--export output/mbv2/export.json --pareto output/mbv2/pareto.csv
+# One search-space run: search -> sample -> retrain the searched subnet (inherited) and a
+# baseline (scratch) at the same budget -> export (ONNX + MNN) -> evaluate both -> table.
+# $(1) snapshot, $(2) output folder, $(3) search flags, $(4) retrain flags (both models),
+# $(5) baseline architecture file, $(6) its run name, $(7) its extra flags, $(8) data flags.
+define space_run
+	$(RUN)/train.py $(3) $(8) --snapshot $(1)
+	$(RUN)/sample.py --supernet $(1)/supernet/checkpoint_last.pth --num 8 --out $(2)
+	$(RUN)/retrain.py --supernet $(1)/supernet/checkpoint_last.pth $(4) $(8) --snapshot $(1)
+	$(RUN)/retrain.py --arch $(5) --from_scratch --name $(6) $(7) $(4) $(8) --snapshot $(1)
+	$(RUN)/export.py --resume $(1)/subnet/checkpoint_best.pth --out_dir $(2)
+	for name in subnet $(6); do $(RUN)/evaluate.py --ckpt $(1)/$$name/checkpoint_best.pth $(8) \
+		--out $(2)/evaluate_$$name.json || exit 1; done
+	$(RUN)/report.py --eval $(2)/evaluate_subnet.json $(2)/evaluate_$(6).json \
+		--export $(2)/export.json --pareto $(2)/pareto.csv
+endef
 
-HG := ckpt_save/hourglass
-HG_KW := '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
+# The two other spaces on the synthetic faces, each next to its baseline.
+MB_BASE := lib/spaces/archs/mbv2_landmark_1.0.json
+MB_KW   := --space_kwargs '{"num_points": 106, "img_size": 64}'
+mbv2: $(STAMP)
+	$(call space_run,ckpt_save/mbv2,output/mbv2,--config configs/mbv2_search.yaml,\
+		--config configs/mbv2_retrain.yaml,$(MB_BASE),mbv2_1.0,$(MB_KW),)
+
+HG_BASE := lib/spaces/archs/hourglass_seg_mid.json
+HG_KW   := --space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 hourglass: $(STAMP)
-	$(RUN)/train.py --config configs/hourglass_search.yaml
-	$(RUN)/sample.py --supernet $(HG)/supernet/checkpoint_last.pth --num 8 --out output/hourglass
-	$(RUN)/retrain.py --supernet $(HG)/supernet/checkpoint_last.pth \
-		--config configs/hourglass_retrain.yaml
-	$(RUN)/retrain.py --arch lib/spaces/archs/hourglass_seg_mid.json --from_scratch \
-		--name hourglass_mid --space_kwargs $(HG_KW) --config configs/hourglass_retrain.yaml
-	$(RUN)/export.py --resume $(HG)/subnet/checkpoint_best.pth --out_dir output/hourglass
-	for name in subnet hourglass_mid; do $(RUN)/evaluate.py --ckpt $(HG)/$$name/checkpoint_best.pth \
-		--out output/hourglass/evaluate_$$name.json || exit 1; done
-	$(RUN)/report.py --eval output/hourglass/evaluate_subnet.json \
-		output/hourglass/evaluate_hourglass_mid.json --export output/hourglass/export.json \
-		--pareto output/hourglass/pareto.csv
+	$(call space_run,ckpt_save/hourglass,output/hourglass,--config configs/hourglass_search.yaml,\
+		--config configs/hourglass_retrain.yaml,$(HG_BASE),hourglass_mid,$(HG_KW),)
 
 # Both spaces once on real files: hourglass_seg on CelebAMask-style and Face Synthetics masks,
 # mbv2_landmark on Face Synthetics landmarks (70 points); each next to its baseline.
 REAL := ../shared/data
-define hourglass_real
-	$(RUN)/train.py --config configs/hourglass_real_search.yaml --dataset $(1) \
-		--data_root $(REAL)/$(2) --snapshot ckpt_save/hg_$(1)
-	$(RUN)/retrain.py --supernet ckpt_save/hg_$(1)/supernet/checkpoint_last.pth --dataset $(1) \
-		--data_root $(REAL)/$(2) --snapshot ckpt_save/hg_$(1) --config configs/hourglass_real_retrain.yaml
-	$(RUN)/retrain.py --arch lib/spaces/archs/hourglass_seg_mid.json --from_scratch \
-		--name hourglass_mid --space_kwargs $(HG_KW) --dataset $(1) --data_root $(REAL)/$(2) \
-		--snapshot ckpt_save/hg_$(1) --config configs/hourglass_real_retrain.yaml
-	$(RUN)/export.py --resume ckpt_save/hg_$(1)/subnet/checkpoint_best.pth --out_dir output/hg_$(1)
-	for name in subnet hourglass_mid; do $(RUN)/evaluate.py --dataset $(1) --data_root $(REAL)/$(2) \
-		--ckpt ckpt_save/hg_$(1)/$$name/checkpoint_best.pth \
-		--out output/hg_$(1)/evaluate_$$name.json || exit 1; done
-	$(RUN)/report.py --eval output/hg_$(1)/evaluate_subnet.json \
-		output/hg_$(1)/evaluate_hourglass_mid.json --export output/hg_$(1)/export.json
-endef
-
-MF := ckpt_save/mbv2_fs
+HG_REAL := --config configs/hourglass_real_search.yaml
+HG_REAL_RT := --config configs/hourglass_real_retrain.yaml
 spaces_real: $(STAMP)
-	$(call hourglass_real,celebamask,celebamask_parsing)
-	$(call hourglass_real,facesynthetics,facesynthetics_100)
+	$(call space_run,ckpt_save/hg_celebamask,output/hg_celebamask,$(HG_REAL),$(HG_REAL_RT),\
+		$(HG_BASE),hourglass_mid,$(HG_KW),--dataset celebamask --data_root $(REAL)/celebamask_parsing)
+	$(call space_run,ckpt_save/hg_facesynthetics,output/hg_facesynthetics,$(HG_REAL),$(HG_REAL_RT),\
+		$(HG_BASE),hourglass_mid,$(HG_KW),\
+		--dataset facesynthetics --data_root $(REAL)/facesynthetics_100)
 	$(RUN)/prepare_data.py --dataset facesynthetics --data_root $(REAL)/facesynthetics_100 \
 		--out data/facesynthetics70 --img_size 128 --margin 2.0
 	test -f lut/mbv2_landmark_128_ort_t1.json || $(BIN)/python tools/build_lut.py \
 		--space mbv2_landmark --runs 30 --warmup 5
-	$(RUN)/train.py --config configs/mbv2_real_search.yaml
-	$(RUN)/retrain.py --supernet $(MF)/supernet/checkpoint_last.pth --config configs/mbv2_real_retrain.yaml
-	$(RUN)/retrain.py --arch lib/spaces/archs/mbv2_landmark_1.0.json --from_scratch --name mbv2_1.0 \
-		--config configs/mbv2_real_retrain.yaml
-	$(RUN)/export.py --resume $(MF)/subnet/checkpoint_best.pth --out_dir output/mbv2_fs
-	for name in subnet mbv2_1.0; do $(RUN)/evaluate.py --ckpt $(MF)/$$name/checkpoint_best.pth \
-		--dataset jd106 --data_root data/facesynthetics70 \
-		--out output/mbv2_fs/evaluate_$$name.json || exit 1; done
-	$(RUN)/report.py --eval output/mbv2_fs/evaluate_subnet.json output/mbv2_fs/evaluate_mbv2_1.0.json \
-		--export output/mbv2_fs/export.json
+	$(call space_run,ckpt_save/mbv2_fs,output/mbv2_fs,--config configs/mbv2_real_search.yaml,\
+		--config configs/mbv2_real_retrain.yaml,$(MB_BASE),mbv2_1.0,,\
+		--dataset jd106 --data_root data/facesynthetics70)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -12,17 +12,25 @@ if str(ROOT) not in sys.path:
 def setup_logging(verbose: bool = False, progress: bool = True) -> None:
     if not progress:
         os.environ["TQDM_DISABLE"] = "1"  # tqdm reads it as the default for every bar
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+    rank = os.environ.get("RANK", "0")  # under torchrun only rank 0 reports progress
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level if rank == "0" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
 
 
 def run_main(main, extra_errors=()) -> int:
     """Run a tool's ``main()``. Bad input (ValueError, which the project's data, checkpoint
-    and LUT errors derive from, FileNotFoundError, and ``extra_errors``) prints one
-    ``error:`` line and exits 1 instead of a traceback; anything else is a bug and keeps it."""
+    and LUT errors derive from, FileNotFoundError, a failed worker, and ``extra_errors``)
+    prints one ``error:`` line and exits 1 instead of a traceback; anything else is a bug and
+    keeps it. A run stopped by SIGTERM/SIGINT (checkpoint saved) exits 128 + the signal."""
+    from lib.train.distributed import Interrupted, WorkerFailed
+
     try:
         return main()
-    except (ValueError, FileNotFoundError, *extra_errors) as exc:
+    except Interrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 128 + exc.signum
+    except (ValueError, FileNotFoundError, WorkerFailed, *extra_errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -13,13 +13,15 @@ import sys
 
 import _bootstrap
 
-from lib.train import RetrainConfig, parse_config, run_retrain
+from lib.train import RetrainConfig, launch_or_run, parse_config, run_retrain
 
 
 def main(argv=None) -> int:
     cfg = parse_config(RetrainConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging(progress=cfg.progress)
-    result = run_retrain(cfg)
+    result = launch_or_run(run_retrain, cfg)
+    if result is None:  # a torchrun worker other than rank 0
+        return 0
     print(f"best val {result.metric}: {result.best:.4f}; checkpoints in {result.out_dir}")
     return 0
 

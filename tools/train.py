@@ -16,13 +16,15 @@ import sys
 
 import _bootstrap
 
-from lib.train import SearchConfig, parse_config, run_search
+from lib.train import SearchConfig, launch_or_run, parse_config, run_search
 
 
 def main(argv=None) -> int:
     cfg = parse_config(SearchConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging(progress=cfg.progress)
-    result = run_search(cfg)
+    result = launch_or_run(run_search, cfg)
+    if result is None:  # a torchrun worker other than rank 0
+        return 0
     print("derived architecture:")
     print(json.dumps(result.arch["choices"], indent=2))
     print(f"LUT-predicted latency: {result.predicted:.4f} {result.unit}")

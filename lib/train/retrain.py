@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..spaces import jsonable, load_arch, validate_arch
 from ..supernet import build_subnet, inherited_subnet
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_rng_state
-from .config import to_dict
-from .device import resolve_device, seed_everything
+from .batches import Batches, shard_loader
+from .checkpoint import CheckpointError, load_checkpoint
+from .device import seed_everything
+from .distributed import Dist, distributed
+from .loop import Trainer
 from .models import subnet_from_checkpoint, supernet_from_checkpoint
 from .retrain_config import RetrainConfig
 from .tasks import make_task
@@ -52,78 +52,72 @@ def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
     return arch, model
 
 
-class Retrainer:
-    def __init__(self, cfg: RetrainConfig):
-        self.cfg = cfg
-        seed_everything(cfg.seed)
-        self.device = resolve_device(cfg.dev_id)
-        resumed = load_checkpoint(cfg.resume, kind="subnet") if cfg.resume else None
-        if resumed:
-            self.model, self.arch, _ = subnet_from_checkpoint(cfg.resume, resumed)
+class Retrainer(Trainer):
+    kind = "subnet"
+    desc = "retrain"
+
+    def __init__(self, cfg: RetrainConfig, dist: Dist):
+        super().__init__(cfg, dist, Path(cfg.snapshot) / cfg.name)
+        seed_everything(cfg.seed + dist.rank)  # the ranks' augmentations differ
+        path = self.resume_path()
+        ckpt = load_checkpoint(path, kind=self.kind) if path else None
+        if ckpt:
+            self.model, self.arch, _ = subnet_from_checkpoint(path, ckpt)
+            if cfg.arch and load_arch(cfg.arch)["choices"] != self.arch["choices"]:
+                raise CheckpointError(f"{path}: trains another architecture than {cfg.arch}")
+            self.check_config(ckpt, path)
         else:
             self.arch, self.model = resolve_arch(cfg)
         self.model.to(self.device)
         self.task = make_task(self.arch["space"], self.arch.get("space_kwargs", {}), cfg.dataset,
                               cfg.data_root)
-        splits = self.task.splits(cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
-        self.train_loader = DataLoader(splits["train"], cfg.batch_size, shuffle=True,
-                                       drop_last=len(splits["train"]) > cfg.batch_size,
-                                       generator=torch.Generator().manual_seed(cfg.seed))
-        self.val_loader = DataLoader(splits["val"], cfg.batch_size)
+        with dist.main_first():  # rank 0 generates the synthetic faces on first use
+            splits = self.task.splits(cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
+        self.batches = Batches(splits["train"], cfg.batch_size, dist, cfg.seed)
+        self.val_loader = shard_loader(splits["val"], cfg.batch_size, dist)
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, weight_decay=cfg.wd)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.opt, cfg.epochs * len(self.train_loader))
-        self.out_dir = Path(cfg.snapshot) / cfg.name
-        self.epoch, self.step, self.best = 0, 0, None
-        if resumed:
-            self.opt.load_state_dict(resumed["opt"])
-            self.sched.load_state_dict(resumed["sched"])
-            self.epoch, self.step, self.best = resumed["epoch"], resumed["step"], resumed["best"]
-            set_rng_state(resumed["rng"])
-            log.info("resumed %s at epoch %d", cfg.resume, self.epoch)
+            self.opt, cfg.epochs * len(self.batches))
+        if ckpt:
+            self.opt.load_state_dict(ckpt["opt"])
+            self.sched.load_state_dict(ckpt["sched"])
+            self.load_position(ckpt, path)
+        self.net = dist.wrap(self.model, cfg.sync_bn, find_unused=False)
+
+    def state(self) -> dict:
+        return dict(arch=self.arch, model=self.model.state_dict(), opt=self.opt.state_dict(),
+                    sched=self.sched.state_dict())
+
+    def train_batch(self, batch, writer) -> dict:
+        loss = self.task.loss(self.net, batch)
+        value = self.finite(loss, "training")
+        if value is not None:
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            writer.add_scalar("train/loss", value, self.step)
+        self.sched.step()
+        return {"loss": f"{value:.4f}" if value is not None else "skipped"}
+
+    def evaluate(self) -> dict:
+        return self.task.evaluate(self.model, self.val_loader, self.device, self.dist.sum)
+
+    def end_epoch(self, writer) -> None:
+        metrics = self.evaluate()
+        for name, value in metrics.items():
+            writer.add_scalar(f"val/{name}", value, self.epoch)
+        self.keep(metrics)
 
     def run(self) -> RetrainResult:
-        from torch.utils.tensorboard import SummaryWriter
-
-        cfg = self.cfg
-        writer = SummaryWriter(str(self.out_dir / "tensorboard"))
-        start = self.epoch
-        if start == 0:  # the starting point: inherited weights score well before training
-            metrics = self.task.evaluate(self.model, self.val_loader, self.device)
+        writer = self.writer()
+        if self.step == 0:  # the starting point: inherited weights score well before training
             log.info("before retraining: val %s %.4f", self.task.metric,
-                     metrics[self.task.metric])
-        for epoch in range(start, cfg.epochs):
-            self.model.train()
-            bar = tqdm(self.train_loader, desc=f"retrain {epoch + 1}/{cfg.epochs}",
-                       disable=not cfg.progress)
-            for batch in bar:
-                loss = self.task.loss(self.model, [t.to(self.device) for t in batch])
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
-                self.sched.step()
-                writer.add_scalar("train/loss", loss.item(), self.step)
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-                self.step += 1
-            self.epoch = epoch + 1
-            metrics = self.task.evaluate(self.model, self.val_loader, self.device)
-            for name, value in metrics.items():
-                writer.add_scalar(f"val/{name}", value, self.epoch)
-            score = metrics[self.task.metric]
-            improved = self.task.better(score, self.best)
-            self.best = score if improved else self.best
-            log.info("retrain epoch %d: val %s %.4f%s", self.epoch, self.task.metric, score,
-                     " (best)" if improved else "")
-            state = dict(kind="subnet", arch=self.arch, model=self.model.state_dict(),
-                         opt=self.opt.state_dict(), sched=self.sched.state_dict(),
-                         epoch=self.epoch, step=self.step, best=self.best, metrics=metrics,
-                         config=to_dict(cfg))
-            save_checkpoint(self.out_dir / "checkpoint_last.pth", **state)
-            if improved:
-                save_checkpoint(self.out_dir / "checkpoint_best.pth", **state)
+                     self.evaluate()[self.task.metric])
+        self.train(writer)
         writer.close()
         return RetrainResult(self.arch, self.task.metric, self.best, self.out_dir)
 
 
 def run_retrain(cfg: RetrainConfig) -> RetrainResult:
-    return Retrainer(cfg).run()
+    with distributed(cfg) as dist:
+        return Retrainer(cfg, dist).run()

@@ -17,9 +17,7 @@ class RetrainConfig(RunOptions):
     space_kwargs: dict = option({}, "override the --arch file's space kwargs (e.g. num_points "
                                     "for another dataset); needs --from_scratch")
     from_scratch: bool = option(False, "random init instead of the supernet's weights (control)")
-    resume: str | None = option(None, "subnet checkpoint to continue from")
     epochs: int = option(10, "epochs")
-    batch_size: int = option(64, "batch size")
     lr: float = option(2e-3, "learning rate (Adam, cosine schedule)")
     wd: float = option(1e-6, "weight decay")
 
@@ -33,5 +31,5 @@ class RetrainConfig(RunOptions):
         if self.space_kwargs and not (self.arch and self.from_scratch):
             raise ValueError("--space_kwargs changes the model: only with --arch and "
                              "--from_scratch")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("--epochs and --batch_size must be positive")
+        if self.epochs < 1:
+            raise ValueError("--epochs must be positive")

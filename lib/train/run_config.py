@@ -1,4 +1,5 @@
-"""Options every training tool shares: device, data, seed, limits, progress."""
+"""Options the training tools (search, retrain) share: devices and workers, data, seed,
+limits, progress, resuming and guard rails."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,21 +11,43 @@ from .device import parse_dev_id
 
 @dataclass
 class RunOptions:
-    dev_id: str = option("auto", "device: 'cpu', 'auto', a GPU id '0' (multi-device '0,1' "
-                                 "parses; it needs the distributed trainer)")
+    dev_id: str = option("auto", "device: 'cpu', 'auto', a GPU id '0', or GPU ids '0,1' for "
+                                 "one DDP worker (NCCL) per GPU")
+    nproc: int = option(1, "worker processes with --dev_id cpu (DDP over gloo); GPUs get one "
+                           "worker per id. Under torchrun its own flags decide")
     dataset: str = option("synthetic", "synthetic (embedded faces: landmarks and masks), jd106 "
                                        "(a prepared list.txt folder), facesynthetics or "
                                        "celebamask (face-parsing folders)", choices=DATASETS)
     data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
     seed: int = option(0, "random seed")
+    deterministic: bool = option(False, "deterministic kernels (with --seed: bit-identical "
+                                        "runs on CPU; slower on GPU)")
+    batch_size: int = option(64, "batch size per device (worker); the global batch is this x "
+                                 "the number of workers")
     augment: bool = option(False, "online augmentation of the training split (flip with the "
                                   "layout's pairs, rotation, scale/shift, colour, blur, occlusion)")
     limit_train: int | None = option(None, "use only the first N training samples")
     limit_val: int | None = option(None, "use only the first N validation samples")
     progress: bool = option(True, "show progress bars")
+    resume: str | None = option(None, "checkpoint to continue from (weights, optimizers, "
+                                      "schedule, epoch and batch, temperature, RNG, best)")
+    auto_resume: bool = option(False, "continue from the run folder's checkpoint_last.pth "
+                                      "when there is one")
+    save_every: int = option(0, "also write checkpoint_last.pth every N steps (0: at the end "
+                                "of each epoch, and when SIGTERM/SIGINT stop the run)")
+    skip_nonfinite: bool = option(False, "skip (and count) a step whose loss is NaN/Inf "
+                                         "instead of stopping")
+    sync_bn: bool = option(True, "with several workers, BatchNorm uses the statistics of the "
+                                 "global batch (the run trains what one device would)")
 
     def validate(self) -> None:
         parse_dev_id(self.dev_id)
+        if self.nproc < 1:
+            raise ValueError("--nproc must be positive")
+        if self.batch_size < 1:
+            raise ValueError("--batch_size must be positive")
+        if self.save_every < 0:
+            raise ValueError("--save_every must be >= 0")
         for name in ("limit_train", "limit_val"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be positive")

@@ -27,7 +27,6 @@ class SearchConfig(RunOptions, SpaceOptions):
     tau_decay: float = option(math.exp(-0.045), "temperature factor per epoch")
     epochs: int = option(20, "total epochs")
     warmup_epochs: int = option(8, "epochs that train weights only")
-    batch_size: int = option(64, "batch size")
     lr: float = option(1e-2, "weight learning rate (Adam, cosine schedule; 2e-3 never left the "
                                "mean shape in 6 epochs on synthetic faces)")
     wd: float = option(1e-6, "weight decay of the weights")
@@ -49,5 +48,3 @@ class SearchConfig(RunOptions, SpaceOptions):
         SpaceOptions.validate(self)
         if self.bn_batches < 0:
             raise ValueError("--bn_batches must be >= 0")
-        if self.batch_size < 1:
-            raise ValueError("--batch_size must be positive")

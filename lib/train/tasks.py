@@ -36,11 +36,13 @@ class Task:
         return self.loss(model, batch)
 
     @torch.no_grad()
-    def evaluate(self, model, loader, device, detailed: bool = False) -> dict:
-        """Metrics of a model (eval mode, restored after) over a loader."""
+    def evaluate(self, model, loader, device, reduce=None, detailed: bool = False) -> dict:
+        """Metrics of a model (eval mode, restored after) over a loader. ``reduce`` sums a
+        tensor over the ranks when each holds a shard of the split."""
         was_training = model.training
         model.eval()
-        report = self.score(lambda images: model(images.to(device)), loader, detailed)
+        report = self.score(lambda images: model(images.to(device)), loader, detailed,
+                            reduce or (lambda sums: sums))
         model.train(was_training)
         return report
 
@@ -69,7 +71,7 @@ class LandmarkTask(Task):
         images, landmarks, _ = batch
         return ((first_output(model(images)) - landmarks) ** 2).sum(dim=1).mean()
 
-    def score(self, predict, loader, detailed: bool = False) -> dict:
+    def score(self, predict, loader, detailed: bool = False, reduce=lambda sums: sums) -> dict:
         preds, poses, targets, true_poses = [], [], [], []
         for images, landmarks, pose in loader:
             out = predict(images)
@@ -82,8 +84,10 @@ class LandmarkTask(Task):
         if detailed:
             return summarize_landmarks(pred, target, torch.cat(poses) if poses else None,
                                        torch.cat(true_poses), self.layout)
-        return {f"nme_{k}": float(v.mean()) for k, v in
-                nme(pred, target, self.layout.eye_corners).items()}
+        errors = nme(pred, target, self.layout.eye_corners)
+        sums = reduce(torch.stack([v.double().sum() for v in errors.values()]
+                                  + [torch.tensor(len(pred), dtype=torch.float64)]))
+        return {f"nme_{k}": float(total / sums[-1]) for k, total in zip(errors, sums)}
 
 
 class SegmentationTask(Task):
@@ -104,11 +108,12 @@ class SegmentationTask(Task):
         return F.cross_entropy(first_output(model(images)), masks,
                                ignore_index=self.ignore_index)
 
-    def score(self, predict, loader, detailed: bool = False) -> dict:
+    def score(self, predict, loader, detailed: bool = False, reduce=lambda sums: sums) -> dict:
         confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long)
         for images, masks in loader:
             labels = first_output(predict(images)).argmax(dim=1).cpu()
             confusion += confusion_matrix(labels, masks, self.num_classes, self.ignore_index)
+        confusion = reduce(confusion)
         miou, per_class = iou_from_confusion(confusion)
         report = {"miou": miou,
                   "pixel_acc": float(confusion.diag().sum() / confusion.sum().clamp_min(1))}

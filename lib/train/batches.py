@@ -1,0 +1,51 @@
+"""Batches a run can restart at any point: one rank's shard, reshuffled for every pass from
+``seed + pass`` (torch's DistributedSampler), so (pass, batch) names the same batch in the
+first run and in a resumed one, and the ranks together see what one process would."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Subset
+from torch.utils.data.distributed import DistributedSampler
+
+from .distributed import Dist
+
+
+def _loader(dataset, batches) -> DataLoader:
+    # a private generator: creating the iterator must not draw from the global RNG, whose
+    # state the checkpoint restores (augmentation draws from it)
+    return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())
+
+
+class Batches:
+    def __init__(self, dataset, batch_size: int, dist: Dist, seed: int, drop_last: bool = True):
+        self.dataset = dataset
+        self.sampler = DistributedSampler(dataset, dist.world, dist.rank, shuffle=True, seed=seed)
+        self.batch_size = batch_size
+        self.drop_last = drop_last and len(self.sampler) > batch_size
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def epoch(self, index: int, skip: int = 0) -> Iterator:
+        """The batches of pass ``index``, from batch ``skip`` on."""
+        self.sampler.set_epoch(index)
+        batches = list(BatchSampler(list(self.sampler), self.batch_size, self.drop_last))
+        return iter(_loader(self.dataset, batches[skip:]))
+
+    def forever(self, start: int = 0) -> Iterator:
+        """Batch ``start``, ``start + 1``, ... counted across passes."""
+        index, skip = divmod(start, len(self))
+        while True:
+            yield from self.epoch(index, skip)
+            index, skip = index + 1, 0
+
+
+def shard_loader(dataset, batch_size: int, dist: Dist) -> DataLoader:
+    """Every ``world``-th sample from ``rank`` on, in order and unpadded: per-rank evaluation
+    whose summed counts equal one pass over the whole split."""
+    shard = Subset(dataset, range(dist.rank, len(dataset), dist.world))
+    return _loader(shard, list(BatchSampler(range(len(shard)), batch_size, False)))

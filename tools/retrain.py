@@ -5,7 +5,8 @@ weights.
     python tools/retrain.py --supernet ckpt_save/supernet/checkpoint_best.pth
     python tools/retrain.py --supernet CKPT --arch my_arch.json --name mine
     python tools/retrain.py --arch lib/spaces/archs/pfld_mbv2.json --from_scratch --name mbv2
-    python tools/retrain.py --resume ckpt_save/subnet/checkpoint_last.pth --epochs 20
+    python tools/retrain.py --resume ckpt_save/subnet/checkpoint_last.pth
+    python tools/retrain.py --dev_id 0,1 --supernet CKPT               # 2 GPUs (DDP)
 
 Writes <snapshot>/<name>/{checkpoint_best.pth, checkpoint_last.pth, tensorboard/}.
 """

@@ -6,6 +6,10 @@
     python tools/train.py --mode target --target_ms 0.9 --config my.yaml
     python tools/train.py --config configs/mbv2_search.yaml      # MobileNetV2 landmark space
     python tools/train.py --config configs/hourglass_search.yaml # hourglass face parsing
+    python tools/train.py --dev_id 0,1                # one DDP worker per GPU (NCCL)
+    python tools/train.py --dev_id cpu --nproc 2      # two gloo workers on the CPU
+    torchrun --nnodes 2 --node_rank R --nproc_per_node 8 --master_addr A tools/train.py
+    python tools/train.py --auto_resume               # continue from checkpoint_last.pth
 
 Writes <snapshot>/supernet/{checkpoint_last.pth, checkpoint_best.pth, arch.json, tensorboard/}
 and prints the derived architecture with its LUT-predicted latency and the best validation

@@ -254,7 +254,9 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
     entries = lut.get("entries", {})
     missing = [key for label, info in _op_slots(slots).items()
                for *_, key in slot_entries(label, info, slots) if key not in entries]
-    problems += [f"missing entry {key}" for key in missing]
+    problems += [f"missing entry {key}" for key in missing[:5]]
+    if len(missing) > 5:
+        problems.append(f"... and {len(missing) - 5} more missing entries")
     if "value" not in lut.get("fixed", {}):
         problems.append("missing the fixed-part cost")
     if problems:

@@ -7,6 +7,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -18,7 +19,7 @@ from .distributed import Dist, Interrupted
 log = logging.getLogger(__name__)
 LAST, BEST = "checkpoint_last.pth", "checkpoint_best.pth"
 # flags that may change between a run and its resumption
-RESUMABLE = {"resume", "auto_resume", "progress", "dev_id", "nproc", "save_every", "epochs",
+RESUMABLE = {"resume", "auto_resume", "progress", "dev_id", "nproc", "save_every",
              "skip_nonfinite"}
 
 
@@ -28,10 +29,11 @@ class NonFiniteLoss(ValueError):
 
 class StopSignals:
     """SIGTERM and SIGINT ask the loop to stop at the next step boundary, after a checkpoint;
-    a second signal stops at once."""
+    a second signal, a second or more later, stops at once. (Ctrl-C reaches a worker twice
+    within milliseconds: from the terminal and forwarded by the launcher.)"""
 
     def __enter__(self):
-        self.signum, self.previous = None, {}
+        self.signum, self.since, self.previous = None, 0.0, {}
         if threading.current_thread() is threading.main_thread():  # the only place allowed
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.previous[sig] = signal.signal(sig, self._handle)
@@ -39,8 +41,10 @@ class StopSignals:
 
     def _handle(self, signum, frame):
         if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
+            if time.monotonic() - self.since > 1.0:
+                raise KeyboardInterrupt
+            return
+        self.signum, self.since = signum, time.monotonic()
         log.warning("%s: saving a checkpoint after this step, then stopping (send it again to "
                     "stop at once)", signal.Signals(signum).name)
 

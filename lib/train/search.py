@@ -124,8 +124,9 @@ class Searcher(Trainer):
     def train_batch(self, batch, writer) -> dict:
         tau = self.tau()
         w_loss = self.weight_step(batch, tau)
-        writer.add_scalar("train/weight_loss", w_loss, self.step)
-        postfix = {"loss": f"{w_loss:.4f}"}
+        if w_loss is not None:
+            writer.add_scalar("train/weight_loss", w_loss, self.step)
+        postfix = {"loss": "skipped" if w_loss is None else f"{w_loss:.4f}"}
         if self.epoch >= self.cfg.warmup_epochs:
             theta_batch = [t.to(self.device) for t in next(self.theta_batches)]
             self.theta_steps += 1

@@ -102,3 +102,13 @@ def test_worker_count_from_dev_id_and_nproc():
     assert requested_world("cpu", 1) == 1
     with pytest.raises(ValueError, match="--nproc 3 applies to --dev_id cpu"):
         requested_world("0,1", 3)
+
+
+def test_a_worker_error_is_reported_once_without_tracebacks(tmp_path):
+    run = run_tool("train.py", "--dev_id", "cpu", "--nproc", "2", "--dataset", "jd106",
+                   "--data_root", tmp_path / "missing", "--snapshot", tmp_path, "--progress",
+                   "false", timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.count(f"error: [rank 0] {tmp_path / 'missing'}: data root not found") == 1
+    assert "exited with code 1 (the cause is above)" in run.stderr
+    assert "Traceback" not in run.stderr and "rank 1" not in run.stderr

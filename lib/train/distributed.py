@@ -28,6 +28,10 @@ class WorkerFailed(RuntimeError):
     """A worker process of a multi-process run failed (its message names rank and cause)."""
 
 
+class PeerFailed(Exception):
+    """Rank 0 failed (and reports why); this worker leaves without a word."""
+
+
 class Interrupted(Exception):
     """SIGTERM/SIGINT stopped the run after a checkpoint was saved."""
 
@@ -104,12 +108,24 @@ class Dist:
 
     @contextmanager
     def main_first(self):
-        """Rank 0 runs the block first (e.g. generates the synthetic data), then the rest."""
-        if not self.main:
-            self.barrier()
-        yield
+        """Rank 0 runs the block first (e.g. generates the synthetic data), then the rest.
+        When it fails there, the others leave quietly: rank 0 reports the error."""
+        if self.world == 1:
+            yield
+            return
         if self.main:
-            self.barrier()
+            try:
+                yield
+            except BaseException:
+                dist.broadcast_object_list([True], src=0)
+                raise
+            dist.broadcast_object_list([False], src=0)
+        else:
+            failed = [None]
+            dist.broadcast_object_list(failed, src=0)
+            if failed[0]:
+                raise PeerFailed
+            yield
 
     def check_same(self, tensor: torch.Tensor, what: str) -> None:
         """Refuse to go on when ranks disagree on a tensor that must be identical."""
@@ -182,6 +198,8 @@ def _worker(fn, cfg, level: int):
                         datefmt="%H:%M:%S")
     try:
         return fn(cfg)
+    except PeerFailed:
+        raise SystemExit(1) from None
     except Interrupted as exc:  # the checkpoint is saved; say so once and exit as signalled
         if rank == 0:
             log.warning("%s", exc)
@@ -203,7 +221,8 @@ def launch(fn, cfg, world: int) -> dict:
     log.info("starting %d workers (%s)", world, cfg.dev_id)
     # the agent's own chatter: workers report their errors themselves
     quiet = [logging.getLogger(name) for name in ("torch.distributed.elastic",
-                                                   "torchelastic-events-null")]
+                                                   "torchelastic-events-null",
+                                                   "torch.multiprocessing.spawn")]
     levels = [logger.level for logger in quiet]
     for logger in quiet:
         logger.setLevel(logging.CRITICAL)
@@ -213,12 +232,18 @@ def launch(fn, cfg, world: int) -> dict:
         raise Interrupted(int(exc.sigval), f"stopped by {exc.sigval.name}; the workers saved "
                           "checkpoint_last.pth (resume with --auto_resume)") from None
     except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
-        if isinstance(failure.message, dict):  # an unexpected exception: keep its traceback
-            stack = failure.message.get("extraInfo", {}).get("py_callstack", "")
-            raise WorkerFailed(f"worker {rank} failed: {failure.message['message']}\n{stack}") \
+        # a worker that printed its own error exited without an error file; the others then
+        # fail in a collective whose peer is gone, which says nothing new
+        reported = sorted(rank for rank, failure in exc.failures.items()
+                          if not isinstance(failure.message, dict))
+        if reported:
+            raise WorkerFailed(f"worker {reported[0]} exited with code "
+                               f"{exc.failures[reported[0]].exitcode} (the cause is above)") \
                 from None
-        raise WorkerFailed(f"worker {rank} exited with code {failure.exitcode}") from None
+        rank, failure = exc.get_first_failure()  # an unexpected exception: keep its traceback
+        stack = failure.message.get("extraInfo", {}).get("py_callstack", "")
+        raise WorkerFailed(f"worker {rank} failed: {failure.message['message']}\n{stack}") \
+            from None
     finally:
         for logger, level in zip(quiet, levels):
             logger.setLevel(level)

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo compare datatang mbv2 hourglass spaces_real test lut lut_mbv2 lut_hourglass bench clean
+.PHONY: demo compare datatang mbv2 hourglass spaces_real test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -111,15 +111,19 @@ test: $(STAMP)
 
 lut: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend ort --threads 1 \
-		--runs 300 --warmup 30 --calib_archs 7 --out lut/pfld_fbnet_112_ort_t1.json
+		--runs 300 --warmup 30 --calib_archs 12 --out lut/pfld_fbnet_112_ort_t1.json
+
+lut_mnn: $(STAMP)
+	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend mnn --threads 1 \
+		--runs 300 --warmup 30 --calib_archs 12 --out lut/pfld_fbnet_112_mnn_t1.json
 
 lut_mbv2: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space mbv2_landmark --num_points 106 --img_size 64 \
-		--runs 30 --warmup 5 --out lut/mbv2_landmark_64_n106_ort_t1.json
+		--runs 30 --warmup 5 --calib_archs 12 --out lut/mbv2_landmark_64_n106_ort_t1.json
 
 lut_hourglass: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space hourglass_seg --img_size 64 \
-		--space_kwargs '{"cap": 32, "kernels": [3, 5]}' --runs 30 --warmup 5 \
+		--space_kwargs '{"cap": 32, "kernels": [3, 5]}' --runs 30 --warmup 5 --calib_archs 12 \
 		--out lut/hourglass_seg_64_c32_ort_t1.json
 
 bench: $(STAMP)
@@ -127,6 +131,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/search_throughput.py --space mbv2_landmark --space_kwargs '{"num_points": 106}' \
 		--batch 32 --steps 5
 	$(BIN)/python bench/search_throughput.py --space hourglass_seg --batch 32 --steps 5 \
+		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
+
+fidelity: $(STAMP)
+	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet
+	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet --backend mnn
+	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark --space_kwargs '{"num_points": 106, "img_size": 64}'
+	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg \
 		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
 clean:

@@ -3,8 +3,9 @@ import json
 import pytest
 import torch
 
-from lib.latency import (CostLoss, LUTMismatchError, build_lut, check_lut, count_macs,
-                         default_lut_path, load_lut, save_lut, trace_slots)
+from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, check_lut,
+                         count_macs, default_lut_path, load_lut, save_lut, trace_slots)
+from lib.latency.lut import fit_fixed
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
 from tests.conftest import ROOT
@@ -143,3 +144,28 @@ def test_target_mode_penalises_only_above_budget():
     assert CostLoss("target", target=0.3).alpha == 50.0
     with pytest.raises(ValueError, match="target"):
         CostLoss("target")
+
+
+def test_calibration_fits_scale_and_offset_on_whole_models():
+    calibration = [{"sum_entries": s, "measured": 1.2 * s + 0.3} for s in (1.0, 2.0, 4.0)]
+    fit = fit_fixed(calibration)
+    assert fit["scale"] == pytest.approx(1.2) and fit["value"] == pytest.approx(0.3)
+    assert fit_fixed(calibration, linear=False)["scale"] == 1.0
+    assert fit_fixed(calibration[:2])["method"].startswith("median")  # under-determined
+    wild = [{"sum_entries": s, "measured": 5 * s} for s in (1.0, 2.0, 3.0)]
+    assert fit_fixed(wild)["scale"] == 1.0  # implausible: offset only
+    table = LatencyTable({}, {}, {"value": 0.3, "scale": 1.2}, {})
+    assert table.scale == 1.2
+
+
+def test_mnn_backend_times_blocks_with_mnn(tmp_path):
+    lut = build_lut("pfld_fbnet", TINY, backend="mnn", warmup=2, runs=5, calib_archs=3,
+                    progress=False)
+    assert lut["metadata"]["backend_version"].startswith("MNN ")
+    assert all(e["value"] > 0 for e in lut["entries"].values())
+    save_lut(lut, tmp_path / "mnn.json")
+    table = load_lut(tmp_path / "mnn.json", "pfld_fbnet", TINY)
+    choices = lut["fixed"]["calibration"][0]["choices"]
+    assert table.predict(choices) == pytest.approx(table.fixed["value"] + table.scale * sum(
+        e["value"] for k, e in lut["entries"].items()
+        if any(k.startswith(f"{label}/{op}/") for label, op in choices.items())))

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..latency import count_macs, time_ort
 from ..spaces import DeployView
-from .mnn_backend import MNNRunner, convert_onnx_to_mnn, mnn_available
+from ..latency.mnn import MNNRunner, convert_onnx_to_mnn, mnn_available
 from .onnx_export import (OUTPUT_NAMES, check_parity, export_onnx, reference_input, run_onnx,
                           torch_output)
 

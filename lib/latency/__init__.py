@@ -3,8 +3,8 @@ from .cost import COST_MODES, CostLoss
 from .counting import count_macs
 from .lut import (LatencyTable, LUTMismatchError, build_lut, check_lut, default_lut_path,
                   load_lut, save_lut, trace_slots)
-from .measure import BACKENDS, export_onnx_bytes, time_ort, time_torch
+from .measure import BACKENDS, export_onnx_bytes, time_module, time_ort, time_torch
 
 __all__ = ["BACKENDS", "COST_MODES", "CostLoss", "LUTMismatchError", "LatencyTable",
            "build_lut", "check_lut", "count_macs", "default_lut_path", "export_onnx_bytes",
-           "load_lut", "save_lut", "time_ort", "time_torch", "trace_slots"]
+           "load_lut", "save_lut", "time_module", "time_ort", "time_torch", "trace_slots"]

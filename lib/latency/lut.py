@@ -20,7 +20,7 @@ from ..spaces import DeployView, FirstChooser, FixedChooser, Slot, create_space,
 from ..spaces.arch import jsonable
 from ..spaces.widths import WidthSlot, grids, interp_weights, resolve
 from .counting import count_macs
-from .measure import BACKENDS, backend_version, time_ort, time_torch
+from .measure import BACKENDS, backend_version, time_module
 
 log = logging.getLogger(__name__)
 FORMAT = 1
@@ -131,12 +131,18 @@ class LatencyTable:
         return {label: WidthSlot.from_info(label, info)
                 for label, info in self.slots.items() if info.get("kind") == "width"}
 
+    @property
+    def scale(self) -> float:
+        """Factor on the summed entries, fitted with the fixed part on whole models (1 for
+        tables calibrated by an offset only)."""
+        return self.fixed.get("scale", 1.0)
+
     def predict(self, choices: dict[str, str]) -> float:
         return self.fixed["value"] + self.sum_entries(choices)
 
     def sum_entries(self, choices: dict[str, str]) -> float:
-        """Sum of the slot entries of an architecture; widths between grid points are
-        interpolated bilinearly."""
+        """Sum of the slot entries of an architecture (times :attr:`scale`); widths between
+        grid points are interpolated bilinearly."""
         widths = resolve(self.width_slots, choices)
         costs = self.slot_costs()
         total = 0.0
@@ -153,11 +159,12 @@ class LatencyTable:
 
     def slot_costs(self) -> dict[str, torch.Tensor]:
         """Per op slot, the cost of each candidate in candidate order (for the expected cost):
-        ``[op]``, or ``[op, in grid, out grid]`` for a block between searched widths."""
+        ``[op]``, or ``[op, in grid, out grid]`` for a block between searched widths; entries
+        times :attr:`scale`."""
         costs = {}
         for label, info in _op_slots(self.slots).items():
-            values = torch.tensor([self.entries[key]["value"]
-                                   for *_, key in slot_entries(label, info, self.slots)])
+            values = self.scale * torch.tensor([self.entries[key]["value"] for *_, key in
+                                                slot_entries(label, info, self.slots)])
             n_in, n_out = (len(_channel_grid(info, side, self.slots)) for side in ("in", "out"))
             costs[label] = values.view(-1, n_in, n_out) if _searched(info) else values
         return costs
@@ -174,19 +181,17 @@ class LatencyTable:
 
 
 def _measure(backend: str, module, in_shape, threads, warmup, runs) -> float:
-    if backend == "ort":
-        return time_ort(module, in_shape, threads, warmup, runs)
-    if backend == "torch":
-        return time_torch(module, in_shape, threads, warmup, runs)
-    return count_macs(module, in_shape)[0] / 1e6
+    if backend == "flops":
+        return count_macs(module, in_shape)[0] / 1e6
+    return time_module(backend, module, in_shape, threads, warmup, runs)
 
 
 def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort",
-              threads: int = 1, warmup: int = 20, runs: int = 200, calib_archs: int = 5,
-              seed: int = 0, progress: bool = True) -> dict:
-    """Measure every candidate of every slot, then calibrate the fixed part as the median of
-    (whole deployed model - sum of its slot entries) over a few seeded architectures, so
-    per-model overheads the blocks do not see are part of the prediction."""
+              threads: int = 1, warmup: int = 20, runs: int = 200, calib_archs: int = 10,
+              seed: int = 0, progress: bool = True, linear: bool = True) -> dict:
+    """Measure every candidate of every slot, then calibrate the fixed part on a few seeded
+    whole deployed models (:func:`fit_fixed`), so per-model overheads the blocks do not see
+    are part of the prediction."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     space_kwargs = dict(space_kwargs or {})
@@ -209,14 +214,11 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
     rng = random.Random(seed)
     table = LatencyTable({}, entries, {"value": 0.0}, slots)
     calibration = []
-    for _ in range(calib_archs):
-        choices = {label: rng.choice(info["candidates"]) for label, info in slots.items()}
-        model = DeployView(create_space(space, FixedChooser(choices), **space_kwargs))
-        whole = _measure(backend, model, input_shape_of(space, space_kwargs), threads, warmup,
-                         runs)
+    for choices in tqdm([random_choices(slots, rng) for _ in range(calib_archs)],
+                        desc="calibration", disable=not progress):
+        whole = measure_arch(space, space_kwargs, choices, backend, threads, warmup, runs)
         calibration.append({"choices": choices, "measured": whole,
                             "sum_entries": table.sum_entries(choices)})
-    fixed_value = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
     unit = "MMAC" if backend == "flops" else "ms"
     metadata = {
         "space": space, "space_kwargs": jsonable(space_kwargs),
@@ -229,8 +231,40 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     return {"format": FORMAT, "metadata": metadata, "slots": slots, "entries": entries,
-            "fixed": {"value": fixed_value, "method": "median(whole - sum of entries)",
+            "fixed": {**fit_fixed(calibration, linear and backend != "flops"),
                       "calibration": calibration}}
+
+
+def random_choices(slots: dict, rng: random.Random) -> dict:
+    return {label: rng.choice(info["candidates"]) for label, info in slots.items()}
+
+
+def measure_arch(space: str, space_kwargs: dict, choices: dict, backend: str, threads: int = 1,
+                 warmup: int = 20, runs: int = 200) -> float:
+    """The whole deployed subnet of ``choices``, timed (or counted) end to end."""
+    model = DeployView(create_space(space, FixedChooser(choices), **space_kwargs))
+    return _measure(backend, model, input_shape_of(space, space_kwargs), threads, warmup, runs)
+
+
+def fit_fixed(calibration: list[dict], linear: bool = True) -> dict:
+    """The fixed part from whole-model measurements: ``measured ≈ scale x sum + value`` by
+    least squares (per-block timing misses effects that grow with the model, such as
+    per-layer overhead and cache traffic, so the sum is rescaled too), or an offset only
+    (``scale`` 1: the median of measured - sum) when the fit is not asked for or not
+    determined (fewer than 3 models, or a scale outside [0.5, 2])."""
+    sums = [c["sum_entries"] for c in calibration]
+    measured = [c["measured"] for c in calibration]
+    offset = {"value": statistics.median(m - s for m, s in zip(measured, sums)), "scale": 1.0,
+              "method": "median(whole - sum of entries)"}
+    if not linear or len(calibration) < 3 or statistics.pvariance(sums) == 0:
+        return offset
+    scale, value = statistics.linear_regression(sums, measured)
+    if not 0.5 <= scale <= 2.0:
+        log.warning("calibration fit scale %.2f is implausible; using an offset only", scale)
+        return offset
+    return {"value": value, "scale": scale,
+            "method": f"least squares: whole = scale x sum of entries + value, "
+                      f"{len(calibration)} models"}
 
 
 def save_lut(lut: dict, path) -> None:

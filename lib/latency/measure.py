@@ -1,4 +1,5 @@
-"""Timing one module at one input shape, batch 1: onnxruntime (default) or eager torch.
+"""Timing one module at one input shape, batch 1: onnxruntime (default), MNN's own runtime
+(the deployment engine; the ONNX is converted in-process) or eager torch.
 
 The statistic is the median of ``runs`` individually timed calls after ``warmup`` calls.
 """
@@ -6,14 +7,16 @@ from __future__ import annotations
 
 import io
 import statistics
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-BACKENDS = ("ort", "torch", "flops")
+BACKENDS = ("ort", "mnn", "torch", "flops")
 
 
 def export_onnx_bytes(module: nn.Module, input_shape) -> bytes:
@@ -58,6 +61,29 @@ def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
     return median_ms(lambda: session.run(None, feed), warmup, runs)
 
 
+def time_mnn(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
+             runs: int = 200) -> float:
+    from .mnn import MNNRunner, convert_onnx_to_mnn, mnn_available
+
+    if not mnn_available():
+        raise RuntimeError("the MNN backend needs the MNN package (pip install MNN)")
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = Path(tmp) / "block.onnx"
+        onnx_path.write_bytes(export_onnx_bytes(module, input_shape))
+        runner = MNNRunner(convert_onnx_to_mnn(onnx_path, Path(tmp) / "block.mnn"), threads)
+        x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
+        return runner.time_ms(x, warmup, runs)
+
+
+def time_module(backend: str, module: nn.Module, input_shape, threads: int = 1,
+                warmup: int = 20, runs: int = 200) -> float:
+    """Median ms of ``module`` on a timing backend."""
+    timers = {"ort": time_ort, "mnn": time_mnn, "torch": time_torch}
+    if backend not in timers:
+        raise ValueError(f"timing backend must be one of {sorted(timers)}, got {backend!r}")
+    return timers[backend](module, input_shape, threads, warmup, runs)
+
+
 def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
                runs: int = 200) -> float:
     previous = torch.get_num_threads()
@@ -76,4 +102,8 @@ def backend_version(backend: str) -> str:
         import onnxruntime
 
         return f"onnxruntime {onnxruntime.__version__}"
+    if backend == "mnn":
+        from .mnn import mnn_version
+
+        return mnn_version()
     return f"torch {torch.__version__}"

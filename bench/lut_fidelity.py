@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""LUT fidelity: LUT-predicted latency against the measured latency of whole exported
+subnets, on the LUT's own backend and thread count.
+
+    python bench/lut_fidelity.py --space pfld_fbnet [--backend ort|mnn] [--n 30]
+    python bench/lut_fidelity.py --space mbv2_landmark --space_kwargs '{"img_size": 64}'
+    python bench/lut_fidelity.py --space pfld_fbnet --arch ckpt_save/supernet/arch.json
+
+The subnets: the cheapest and the dearest by the LUT, every --arch file (e.g. a search's
+argmax), and --n random ones (seeded, none of them the LUT's calibration models). Two
+predictions are scored: "offset" (sum of entries + the median offset of the calibration
+models, the plain model) and "fitted" (the LUT's own: the sum rescaled and offset by a least
+squares fit on the calibration models). Reports MAPE, Kendall's tau and the fraction within
+±10 %, writes output/bench/lut_fidelity_<space>_<backend>.json and a scatter plot PNG; the
+last line printed is the summary. Goals: MAPE <= 5 %, tau >= 0.9, >= 95 % within ±10 %.
+"""
+import argparse
+import json
+import random
+import statistics
+
+import _common
+import torch
+
+from lib.latency import default_lut_path, load_lut
+from lib.latency.lut import measure_arch, random_choices
+from lib.spaces import load_arch
+from lib.train.space_options import SpaceOptions
+
+GOALS = {"mape_pct": 5.0, "kendall_tau": 0.9, "within_10pct": 0.95}
+
+
+def kendall_tau(xs, ys) -> float:
+    """Kendall's tau-b (ties in either list counted as in scipy)."""
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(len(xs)):
+        for j in range(i + 1, len(xs)):
+            dx, dy = xs[i] - xs[j], ys[i] - ys[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    pairs_x, pairs_y = concordant + discordant + ties_x, concordant + discordant + ties_y
+    return (concordant - discordant) / ((pairs_x * pairs_y) ** 0.5) if pairs_x and pairs_y \
+        else 0.0
+
+
+def scores(predicted, measured) -> dict:
+    errors = [(p - m) / m for p, m in zip(predicted, measured)]
+    return {"mape_pct": 100 * statistics.fmean(abs(e) for e in errors),
+            "kendall_tau": kendall_tau(predicted, measured),
+            "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
+            "max_abs_error_pct": 100 * max(abs(e) for e in errors)}
+
+
+def extremes(table) -> dict:
+    """The cheapest and the dearest architecture by the LUT's entries (blocks between
+    searched widths: averaged over the grid; widths: the narrowest and the widest)."""
+    costs = {label: c.flatten(1).mean(1) if c.dim() > 1 else c
+             for label, c in table.slot_costs().items()}
+    out = {}
+    for name, index, pick in (("cheapest", torch.argmin, min), ("dearest", torch.argmax, max)):
+        out[name] = {label: table.slots[label]["candidates"][int(index(c))]
+                     for label, c in costs.items()}
+        out[name].update({label: pick(slot.candidates, key=float)
+                          for label, slot in table.width_slots.items()})
+    return out
+
+
+def plot(path, rows, unit: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r["measured"] for r in rows]
+    top = max(max(measured), *(r["fitted"] for r in rows), *(r["offset"] for r in rows)) * 1.05
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, top], [0, top], "k-", lw=0.8, label="exact")
+    ax.fill_between([0, top], [0, 0.9 * top], [0, 1.1 * top], color="0.9", label="±10 %")
+    ax.scatter(measured, [r["offset"] for r in rows], s=14, marker="x", label="sum + offset")
+    ax.scatter(measured, [r["fitted"] for r in rows], s=14, label="fitted (LUT)")
+    ax.set(xlabel=f"measured ({unit})", ylabel=f"predicted ({unit})", xlim=(0, top),
+           ylim=(0, top))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default="pfld_fbnet")
+    parser.add_argument("--space_kwargs", type=json.loads, default={},
+                        help="JSON mapping over the space's defaults")
+    parser.add_argument("--backend", default="ort", choices=("ort", "mnn"))
+    parser.add_argument("--lut", help="LUT JSON (default: the shipped one for space, size and "
+                                      "backend)")
+    parser.add_argument("--n", type=int, default=30, help="random subnets")
+    parser.add_argument("--arch", nargs="*", default=[], help="architecture files to add")
+    parser.add_argument("--runs", type=int, default=100, help="timed runs per subnet")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
+    path = args.lut or default_lut_path(args.space, kwargs["img_size"], args.backend)
+    table = load_lut(path, args.space, kwargs)
+    if table.metadata["backend"] != args.backend:
+        raise SystemExit(f"{path}: a {table.metadata['backend']} LUT, not {args.backend}")
+    threads = table.metadata["threads"]
+    calibration = table.fixed.get("calibration", [])
+    offset = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
+    archs = extremes(table)
+    archs.update({f"arch:{p}": load_arch(p)["choices"] for p in args.arch})
+    rng = random.Random(args.seed)
+    seen = {json.dumps(c["choices"], sort_keys=True) for c in calibration}
+    while len(archs) < len(args.arch) + 2 + args.n:
+        choices = random_choices(table.slots, rng)
+        key = json.dumps(choices, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            archs[f"random{len(archs) - len(args.arch) - 2}"] = choices
+    rows = []
+    for name, choices in archs.items():
+        measured = measure_arch(args.space, kwargs, choices, args.backend, threads,
+                                runs=args.runs)
+        raw = table.sum_entries(choices) / table.scale
+        rows.append({"name": name, "measured": measured, "offset": raw + offset,
+                     "fitted": table.predict(choices), "choices": choices})
+        print(f"{name:>12}: measured {measured:.4f}, offset {raw + offset:.4f}, fitted "
+              f"{table.predict(choices):.4f} {table.unit}")
+    measured = [r["measured"] for r in rows]
+    results = {kind: scores([r[kind] for r in rows], measured) for kind in ("offset", "fitted")}
+    name = f"lut_fidelity_{args.space}_{args.backend}"
+    png = _common.ROOT / "output" / "bench" / f"{name}.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    plot(png, rows, table.unit)
+    fitted = results["fitted"]
+    met = {k: (fitted[k] <= v if k == "mape_pct" else fitted[k] >= v) for k, v in GOALS.items()}
+    out = _common.write_result(name, {
+        "bench": "lut_fidelity", "space": args.space, "space_kwargs": kwargs, "lut": str(path),
+        "lut_metadata": table.metadata, "fixed": {k: v for k, v in table.fixed.items()
+                                                  if k != "calibration"},
+        "calibration_models": len(calibration), "backend": args.backend, "threads": threads,
+        "subnets": len(rows), "scores": results, "goals": GOALS, "goals_met": met,
+        "plot": str(png), "rows": rows, "machine": _common.machine()})
+    print(f"wrote {out} and {png}")
+    before = results["offset"]
+    print(f"lut_fidelity {args.space} [{args.backend}, {threads} thread(s)] {len(rows)} subnets:"
+          f" MAPE {fitted['mape_pct']:.1f}% (offset-only {before['mape_pct']:.1f}%), tau "
+          f"{fitted['kendall_tau']:.3f} ({before['kendall_tau']:.3f}), within ±10% "
+          f"{100 * fitted['within_10pct']:.0f}% ({100 * before['within_10pct']:.0f}%); goals "
+          + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -76,7 +76,8 @@ endef
 
 # The two other spaces on the synthetic faces, each next to its baseline.
 MB_BASE := lib/spaces/archs/mbv2_landmark_1.0.json
-MB_KW   := --space_kwargs '{"num_points": 106, "img_size": 64}'
+MB_KW   := --space_kwargs '{"num_points": 106, "img_size": 64}' \
+		--lut lut/mbv2_landmark_64_n106_ort_t1.json
 mbv2: $(STAMP)
 	$(call space_run,ckpt_save/mbv2,output/mbv2,--config configs/mbv2_search.yaml,\
 		--config configs/mbv2_retrain.yaml,$(MB_BASE),mbv2_1.0,$(MB_KW),)
@@ -111,19 +112,19 @@ test: $(STAMP)
 
 lut: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend ort --threads 1 \
-		--runs 300 --warmup 30 --calib_archs 12 --out lut/pfld_fbnet_112_ort_t1.json
+		--runs 2000 --warmup 100 --sessions 3 --calib_archs 12 --out lut/pfld_fbnet_112_ort_t1.json
 
 lut_mnn: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend mnn --threads 1 \
-		--runs 300 --warmup 30 --calib_archs 12 --out lut/pfld_fbnet_112_mnn_t1.json
+		--runs 2000 --warmup 100 --sessions 3 --calib_archs 12 --out lut/pfld_fbnet_112_mnn_t1.json
 
 lut_mbv2: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space mbv2_landmark --num_points 106 --img_size 64 \
-		--runs 30 --warmup 5 --calib_archs 12 --out lut/mbv2_landmark_64_n106_ort_t1.json
+		--runs 30 --warmup 5 --sessions 3 --calib_archs 12 --out lut/mbv2_landmark_64_n106_ort_t1.json
 
 lut_hourglass: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space hourglass_seg --img_size 64 \
-		--space_kwargs '{"cap": 32, "kernels": [3, 5]}' --runs 30 --warmup 5 --calib_archs 12 \
+		--space_kwargs '{"cap": 32, "kernels": [3, 5]}' --runs 30 --warmup 5 --sessions 3 --calib_archs 12 \
 		--out lut/hourglass_seg_64_c32_ort_t1.json
 
 bench: $(STAMP)
@@ -133,12 +134,17 @@ bench: $(STAMP)
 	$(BIN)/python bench/search_throughput.py --space hourglass_seg --batch 32 --steps 5 \
 		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
+# LUT fidelity on this machine; a search's argmax joins when its run folder exists.
+argmax = $(if $(wildcard $(1)),--arch $(1))
 fidelity: $(STAMP)
-	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet
-	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet --backend mnn
-	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark --space_kwargs '{"num_points": 106, "img_size": 64}'
+	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet $(call argmax,ckpt_save/supernet/arch.json)
+	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet --backend mnn \
+		$(call argmax,ckpt_save/supernet/arch.json)
+	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark --lut lut/mbv2_landmark_64_n106_ort_t1.json \
+		--space_kwargs '{"num_points": 106, "img_size": 64}' $(call argmax,ckpt_save/mbv2/supernet/arch.json)
 	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg \
-		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
+		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}' \
+		$(call argmax,ckpt_save/hourglass/supernet/arch.json)
 
 clean:
 	rm -rf ckpt_save output

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """LUT fidelity: LUT-predicted latency against the measured latency of whole exported
-subnets, on the LUT's own backend and thread count.
+subnets, on the LUT's own backend and thread count (each subnet: the fastest of --rounds
+fresh sessions' medians of --runs calls, taken round robin over the subnets).
 
     python bench/lut_fidelity.py --space pfld_fbnet [--backend ort|mnn] [--n 30]
     python bench/lut_fidelity.py --space mbv2_landmark --space_kwargs '{"img_size": 64}'
@@ -104,7 +105,9 @@ def main():
                                       "backend)")
     parser.add_argument("--n", type=int, default=30, help="random subnets")
     parser.add_argument("--arch", nargs="*", default=[], help="architecture files to add")
-    parser.add_argument("--runs", type=int, default=100, help="timed runs per subnet")
+    parser.add_argument("--runs", type=int, default=1000, help="timed runs per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="sessions per subnet (round robin; the fastest is kept)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
@@ -125,13 +128,20 @@ def main():
         if key not in seen:
             seen.add(key)
             archs[f"random{len(archs) - len(args.arch) - 2}"] = choices
+    # round robin over the subnets: a slow drift of the machine's speed spreads over all of
+    # them instead of biasing the ones timed during it
+    timings = {name: [] for name in archs}
+    for _ in range(args.rounds):
+        for name, choices in archs.items():
+            timings[name].append(measure_arch(args.space, kwargs, choices, args.backend,
+                                              threads, runs=args.runs))
     rows = []
     for name, choices in archs.items():
-        measured = measure_arch(args.space, kwargs, choices, args.backend, threads,
-                                runs=args.runs)
+        measured = min(timings[name])  # the fastest session (see time_module)
         raw = table.sum_entries(choices) / table.scale
-        rows.append({"name": name, "measured": measured, "offset": raw + offset,
-                     "fitted": table.predict(choices), "choices": choices})
+        rows.append({"name": name, "measured": measured, "timings": timings[name],
+                     "offset": raw + offset, "fitted": table.predict(choices),
+                     "choices": choices})
         print(f"{name:>12}: measured {measured:.4f}, offset {raw + offset:.4f}, fitted "
               f"{table.predict(choices):.4f} {table.unit}")
     measured = [r["measured"] for r in rows]

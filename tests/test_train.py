@@ -122,3 +122,11 @@ def test_target_mode_meets_tight_and_loose_budgets(faces, tmp_path):
     assert tight_run.predicted <= tight
     assert loose_run.predicted <= dearest * 1.01
     assert tight_run.arch["choices"] != loose_run.arch["choices"]
+
+
+@pytest.mark.parametrize("tool", ["train.py", "retrain.py", "build_lut.py", "sample.py",
+                                  "export.py", "evaluate.py", "report.py", "prepare_data.py"])
+def test_every_tool_prints_its_help(tool):
+    run = run_tool(tool, "--help", timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "usage:" in run.stdout

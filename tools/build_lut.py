@@ -25,7 +25,9 @@ class BuildLUTConfig(SpaceOptions):
                           choices=BACKENDS)
     threads: int = option(1, "intra-op threads of the backend")
     warmup: int = option(20, "untimed runs before timing")
-    runs: int = option(200, "timed runs; the median is stored")
+    runs: int = option(200, "timed runs per session; the median is kept")
+    sessions: int = option(1, "fresh sessions per measurement; the fastest median is stored "
+                              "(sessions land in a fast or a ~30 % slower mode at random)")
     calib_archs: int = option(10, "whole models measured to calibrate the fixed part and the "
                                   "scale of the summed entries")
     linear: bool = option(True, "fit measured = scale x sum + fixed on the calibration models "
@@ -35,7 +37,7 @@ class BuildLUTConfig(SpaceOptions):
 
     def validate(self):
         super().validate()
-        for name in ("threads", "runs", "calib_archs"):
+        for name in ("threads", "runs", "calib_archs", "sessions"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be positive")
 
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
     _bootstrap.setup_logging()
     kwargs = cfg.space_kwargs_full()
     lut = build_lut(cfg.space, kwargs, cfg.backend, cfg.threads, cfg.warmup, cfg.runs,
-                    cfg.calib_archs, cfg.seed, linear=cfg.linear)
+                    cfg.calib_archs, cfg.seed, linear=cfg.linear, sessions=cfg.sessions)
     out = cfg.out or default_lut_path(cfg.space, kwargs["img_size"], cfg.backend, cfg.threads)
     save_lut(lut, out)
     values = [e["value"] for e in lut["entries"].values()]

@@ -180,15 +180,16 @@ class LatencyTable:
                 self.fixed["value"] + sum(float(c.max()) for c in costs))
 
 
-def _measure(backend: str, module, in_shape, threads, warmup, runs) -> float:
+def _measure(backend: str, module, in_shape, threads, warmup, runs, sessions=1) -> float:
     if backend == "flops":
         return count_macs(module, in_shape)[0] / 1e6
-    return time_module(backend, module, in_shape, threads, warmup, runs)
+    return time_module(backend, module, in_shape, threads, warmup, runs, sessions)
 
 
 def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort",
               threads: int = 1, warmup: int = 20, runs: int = 200, calib_archs: int = 10,
-              seed: int = 0, progress: bool = True, linear: bool = True) -> dict:
+              seed: int = 0, progress: bool = True, linear: bool = True,
+              sessions: int = 1) -> dict:
     """Measure every candidate of every slot, then calibrate the fixed part on a few seeded
     whole deployed models (:func:`fit_fixed`), so per-model overheads the blocks do not see
     are part of the prediction."""
@@ -209,14 +210,16 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
                          info.get("in_width"), info.get("out_width")).build(op)
             macs, params = count_macs(block, in_shape)
             measured[config] = {"value": _measure(backend, block, in_shape, threads, warmup,
-                                                  runs), "macs": macs, "params": params}
+                                                  runs, sessions),
+                                "macs": macs, "params": params}
         entries[key] = dict(measured[config])
     rng = random.Random(seed)
     table = LatencyTable({}, entries, {"value": 0.0}, slots)
     calibration = []
     for choices in tqdm([random_choices(slots, rng) for _ in range(calib_archs)],
                         desc="calibration", disable=not progress):
-        whole = measure_arch(space, space_kwargs, choices, backend, threads, warmup, runs)
+        whole = measure_arch(space, space_kwargs, choices, backend, threads, warmup, runs,
+                             sessions)
         calibration.append({"choices": choices, "measured": whole,
                             "sum_entries": table.sum_entries(choices)})
     unit = "MMAC" if backend == "flops" else "ms"
@@ -226,7 +229,9 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
         "input_shape": input_shape_of(space, space_kwargs), "backend": backend,
         "backend_version": backend_version(backend), "threads": threads, "batch": 1,
         "dtype": "float32", "unit": unit,
-        "statistic": "exact" if backend == "flops" else "median",
+        "statistic": "exact" if backend == "flops" else
+        "median" if sessions == 1 else f"min over {sessions} sessions of the median",
+        "sessions": sessions,
         "warmup": warmup, "runs": runs, "host_cpu": host_cpu(),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
@@ -240,10 +245,11 @@ def random_choices(slots: dict, rng: random.Random) -> dict:
 
 
 def measure_arch(space: str, space_kwargs: dict, choices: dict, backend: str, threads: int = 1,
-                 warmup: int = 20, runs: int = 200) -> float:
+                 warmup: int = 20, runs: int = 200, sessions: int = 1) -> float:
     """The whole deployed subnet of ``choices``, timed (or counted) end to end."""
     model = DeployView(create_space(space, FixedChooser(choices), **space_kwargs))
-    return _measure(backend, model, input_shape_of(space, space_kwargs), threads, warmup, runs)
+    return _measure(backend, model, input_shape_of(space, space_kwargs), threads, warmup, runs,
+                    sessions)
 
 
 def fit_fixed(calibration: list[dict], linear: bool = True) -> dict:

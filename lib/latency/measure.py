@@ -76,12 +76,16 @@ def time_mnn(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
 
 
 def time_module(backend: str, module: nn.Module, input_shape, threads: int = 1,
-                warmup: int = 20, runs: int = 200) -> float:
-    """Median ms of ``module`` on a timing backend."""
+                warmup: int = 20, runs: int = 200, sessions: int = 1) -> float:
+    """ms of ``module`` on a timing backend: the fastest of ``sessions`` fresh sessions'
+    medians. On this machine a session lands, at random, in a fast mode or one about 30 %
+    slower for the same graph (memory placement); the minimum over sessions is the model's
+    cost, the rest is the session's luck."""
     timers = {"ort": time_ort, "mnn": time_mnn, "torch": time_torch}
     if backend not in timers:
         raise ValueError(f"timing backend must be one of {sorted(timers)}, got {backend!r}")
-    return timers[backend](module, input_shape, threads, warmup, runs)
+    return min(timers[backend](module, input_shape, threads, warmup, runs)
+               for _ in range(sessions))
 
 
 def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,

@@ -66,7 +66,8 @@ def parse_config(cls, argv=None, description: str = ""):
         flag = {"nargs": "?", "const": True} if isinstance(default, bool) else {}  # bare = on
         parser.add_argument(f"--{field.name}", type=_parser_for(field, hints),
                             choices=field.metadata.get("choices"), default=argparse.SUPPRESS,
-                            help=f"{field.metadata.get('help', '')} (default: {default})",
+                            help=f"{field.metadata.get('help', '')} (default: {default})"
+                            .replace("%", "%%"),  # argparse %-formats help texts
                             **flag)
     args = vars(parser.parse_args(argv))
     values = {}

@@ -142,7 +142,7 @@ fidelity: $(STAMP)
 		$(call argmax,ckpt_save/supernet/arch.json)
 	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark --lut lut/mbv2_landmark_64_n106_ort_t1.json \
 		--space_kwargs '{"num_points": 106, "img_size": 64}' $(call argmax,ckpt_save/mbv2/supernet/arch.json)
-	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg \
+	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg --lut lut/hourglass_seg_64_c32_ort_t1.json \
 		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}' \
 		$(call argmax,ckpt_save/hourglass/supernet/arch.json)
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env python
 """Training throughput (images/s of weight steps: forward, backward, optimizer step) of the
-largest fixed subnet and of the supernet in hard and soft mode: the search-cost check.
+largest fixed subnet and of the supernet in hard and soft mode: the search-cost check. With
+nni installed (requirements-nni.txt), the same space as an NNI 3.0 model space, mutated by
+NNI's GumbelDARTS (and Proxyless) strategy, is timed with the same batch, input and loss.
 
     python bench/search_throughput.py [--space pfld_fbnet] [--batch 64] [--steps 10]
+    .venv-nni/bin/python bench/search_throughput.py          # also NNI's strategies
     python bench/search_throughput.py --space mbv2_landmark --space_kwargs '{"num_points": 106}'
     python bench/search_throughput.py --space hourglass_seg --batch 32 \
         --space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
@@ -68,6 +71,35 @@ def images_per_second(model, step_hook, task, batch, steps, warmup=3) -> float:
     return batch * steps / (time.perf_counter() - start)
 
 
+def nni_rates(space: str, kwargs: dict, task, batch: int, steps: int) -> tuple[dict, dict]:
+    """images/s of NNI's supernets of ``space`` (weight steps, like ours), and why any could
+    not be timed."""
+    from lib.nni_adapter import nni_available, nni_model_space
+
+    if not nni_available():
+        return {}, {"nni": "not installed (pip install -r requirements-nni.txt)"}
+    from nni.nas.oneshot.pytorch.supermodule.base import BaseSuperNetModule
+    from nni.nas.strategy import GumbelDARTS, Proxyless
+
+    def resample(supernet):
+        """What NNI's training module does before each step (Proxyless samples a path)."""
+        memo = {}
+        for module in supernet.modules():
+            if isinstance(module, BaseSuperNetModule):
+                memo.update(module.resample(memo=memo))
+
+    rates, skipped = {}, {}
+    for name, strategy in (("nni_gumbel_darts", GumbelDARTS), ("nni_proxyless", Proxyless)):
+        try:
+            torch.manual_seed(0)
+            supernet = strategy().mutate_model(nni_model_space(space, kwargs))
+            rates[name] = images_per_second(supernet, lambda net=supernet: resample(net), task,
+                                            batch, steps)
+        except Exception as exc:  # a peer that fails on this space is reported, not fatal
+            skipped[name] = f"{type(exc).__name__}: {exc}"
+    return rates, skipped
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="pfld_fbnet")
@@ -75,6 +107,7 @@ def main():
                         help="JSON mapping over the space's defaults")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--no_nni", action="store_true", help="skip NNI's strategies")
     args = parser.parse_args()
     kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
     task = make_task(args.space, kwargs, "synthetic", None)
@@ -89,17 +122,29 @@ def main():
         rates[f"supernet_{mode}"] = images_per_second(
             net, lambda net=net, gen=gen: net.sample(1.0, gen), task, args.batch, args.steps)
     ratio = rates["supernet_hard"] / rates["largest_subnet"]
+    peers, skipped = nni_rates(args.space, kwargs, task, args.batch, args.steps) \
+        if not args.no_nni else ({}, {"nni": "--no_nni"})
+    rates.update(peers)
+    over_nni = rates["supernet_hard"] / peers["nni_gumbel_darts"] \
+        if "nni_gumbel_darts" in peers else None
     result = {"bench": "search_throughput", "space": args.space, "space_kwargs": kwargs,
               "batch": args.batch, "steps": args.steps, "largest_choices": choices,
               "images_per_s": rates, "hard_over_largest": ratio, "goal_hard_over_largest": 0.7,
-              "machine": _common.machine()}
+              "hard_over_nni_gumbel_darts": over_nni, "goal_hard_over_nni": 30,
+              "nni_skipped": skipped, "machine": _common.machine()}
     path = _common.write_result(f"search_throughput_{args.space}", result)
     for name, rate in rates.items():
         print(f"{name:>16}: {rate:8.1f} images/s")
+    for name, why in skipped.items():
+        print(f"{name:>16}: skipped, {why}")
     print(f"wrote {path}")
+    nni = (f"; hard/NNI GumbelDARTS {over_nni:.1f}x (goal >= 30: "
+           f"{'met' if over_nni >= 30 else 'NOT met'})" if over_nni else
+           f"; NNI skipped ({next(iter(skipped.values()))})")
     print(f"search_throughput {args.space} batch {args.batch}: largest {rates['largest_subnet']:.0f}"
           f", hard {rates['supernet_hard']:.0f}, soft {rates['supernet_soft']:.0f} images/s; "
-          f"hard/largest {ratio:.2f} (goal >= 0.7: {'met' if ratio >= 0.7 else 'NOT met'})")
+          f"hard/largest {ratio:.2f} (goal >= 0.7: {'met' if ratio >= 0.7 else 'NOT met'})"
+          + nni)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,12 @@ class Searcher(Trainer):
     def restore(self, ckpt: dict, path) -> None:
         self.check_config(ckpt, path, space=self.cfg.space,
                           space_kwargs=self.model.space_kwargs, gumbel=self.cfg.gumbel)
+        identity = lambda meta: (meta.get("backend"), meta.get("fingerprint"),  # noqa: E731
+                                 None if meta.get("backend") == "flops" else meta.get("date"))
+        old, new = identity(ckpt.get("lut_metadata", {})), identity(self.lut.metadata)
+        if old != new:
+            log.warning("%s was searched with another LUT (%s, built %s) than this run's "
+                        "(%s, built %s)", path, old[0], old[2], new[0], new[2])
         load_strict(self.model, ckpt["model"], path)
         self.w_opt.load_state_dict(ckpt["w_opt"])
         self.t_opt.load_state_dict(ckpt["t_opt"])

@@ -21,7 +21,6 @@ import random
 import statistics
 
 import _common
-import torch
 
 from lib.latency import default_lut_path, load_lut
 from lib.latency.lut import measure_arch, random_choices
@@ -58,20 +57,6 @@ def scores(predicted, measured) -> dict:
             "kendall_tau": kendall_tau(predicted, measured),
             "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
             "max_abs_error_pct": 100 * max(abs(e) for e in errors)}
-
-
-def extremes(table) -> dict:
-    """The cheapest and the dearest architecture by the LUT's entries (blocks between
-    searched widths: averaged over the grid; widths: the narrowest and the widest)."""
-    costs = {label: c.flatten(1).mean(1) if c.dim() > 1 else c
-             for label, c in table.slot_costs().items()}
-    out = {}
-    for name, index, pick in (("cheapest", torch.argmin, min), ("dearest", torch.argmax, max)):
-        out[name] = {label: table.slots[label]["candidates"][int(index(c))]
-                     for label, c in costs.items()}
-        out[name].update({label: pick(slot.candidates, key=float)
-                          for label, slot in table.width_slots.items()})
-    return out
 
 
 def plot(path, rows, unit: str) -> None:
@@ -118,7 +103,7 @@ def main():
     threads = table.metadata["threads"]
     calibration = table.fixed.get("calibration", [])
     offset = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
-    archs = extremes(table)
+    archs = {"cheapest": table.corner(dearest=False), "dearest": table.corner(dearest=True)}
     archs.update({f"arch:{p}": load_arch(p)["choices"] for p in args.arch})
     rng = random.Random(args.seed)
     seen = {json.dumps(c["choices"], sort_keys=True) for c in calibration}

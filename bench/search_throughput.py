@@ -27,17 +27,10 @@ from lib.train.tasks import LandmarkTask, make_task
 
 
 def largest_choices(space: str, kwargs: dict) -> dict:
-    """Every op slot's candidate with the most MACs (summed over the width grids), every
+    """Every op slot's candidate with the most MACs (averaged over the width grids), every
     width slot's widest multiplier."""
-    table = check_lut(build_lut(space, kwargs, backend="flops", calib_archs=1, progress=False),
-                      space, kwargs)
-    costs = table.slot_costs()
-    choices = {label: table.slots[label]["candidates"][int(c.flatten(1).sum(1).argmax()
-                                                            if c.dim() > 1 else c.argmax())]
-               for label, c in costs.items()}
-    choices.update({label: max(slot.candidates, key=float)
-                    for label, slot in table.width_slots.items()})
-    return choices
+    lut = build_lut(space, kwargs, backend="flops", calib_archs=1, progress=False)
+    return check_lut(lut, space, kwargs).corner(dearest=True)
 
 
 def random_batch(task, batch: int, gen) -> list:

@@ -1,11 +1,12 @@
 import json
+import random
 
 import pytest
 import torch
 
 from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, check_lut,
                          count_macs, default_lut_path, load_lut, save_lut, trace_slots)
-from lib.latency.lut import fit_fixed
+from lib.latency.lut import fit_fixed, random_choices
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
 from tests.conftest import ROOT
@@ -169,3 +170,15 @@ def test_mnn_backend_times_blocks_with_mnn(tmp_path):
     assert table.predict(choices) == pytest.approx(table.fixed["value"] + table.scale * sum(
         e["value"] for k, e in lut["entries"].items()
         if any(k.startswith(f"{label}/{op}/") for label, op in choices.items())))
+
+
+def test_corners_are_the_cheapest_and_dearest_architectures():
+    kwargs = dict(get_space("mbv2_landmark").tiny_kwargs)
+    table = check_lut(build_lut("mbv2_landmark", kwargs, backend="flops", calib_archs=1,
+                                progress=False), "mbv2_landmark", kwargs)
+    low, high = table.corner(dearest=False), table.corner(dearest=True)
+    assert all(low[w] == min(s.candidates, key=float) for w, s in table.width_slots.items())
+    rng = random.Random(0)
+    for _ in range(5):  # MACs are exact, so no architecture lies outside the corners
+        choices = random_choices(table.slots, rng)
+        assert table.predict(low) <= table.predict(choices) <= table.predict(high)

@@ -169,6 +169,19 @@ class LatencyTable:
             costs[label] = values.view(-1, n_in, n_out) if _searched(info) else values
         return costs
 
+    def corner(self, dearest: bool) -> dict[str, str]:
+        """The cheapest (or dearest) architecture by the entries: per op slot the candidate
+        with the lowest (highest) cost, averaged over the width grid; per width slot the
+        narrowest (widest) multiplier."""
+        pick = max if dearest else min
+        choices = {}
+        for label, c in self.slot_costs().items():
+            per_op = (c.flatten(1).mean(1) if c.dim() > 1 else c).tolist()
+            choices[label] = self.slots[label]["candidates"][per_op.index(pick(per_op))]
+        choices.update({label: pick(slot.candidates, key=float)
+                        for label, slot in self.width_slots.items()})
+        return choices
+
     def reference(self) -> float:
         """Expected cost under uniform choices (over the grid for searched widths): the scale
         used to normalise the cost term."""

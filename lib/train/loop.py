@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
 from .config import to_dict
+from .device import seed_everything
 from .distributed import Dist, Interrupted
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Trainer:
     def __init__(self, cfg, dist: Dist, out_dir: Path):
         self.cfg, self.dist, self.out_dir = cfg, dist, Path(out_dir)
         self.device = dist.device
+        seed_everything(cfg.seed + dist.rank)  # the ranks' augmentations differ
         self.epoch = self.batch = self.step = self.skipped = 0  # epochs done, batches done
         self.best, self.metrics = None, {}
 
@@ -83,6 +85,13 @@ class Trainer:
     def state(self) -> dict:
         """What the checkpoint holds besides the position, RNG and config."""
         raise NotImplementedError
+
+    def splits(self, task) -> dict:
+        """The task's data splits; rank 0 first, since it generates the synthetic faces on
+        first use."""
+        cfg = self.cfg
+        with self.dist.main_first():
+            return task.splits(cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
 
     # -- resuming -----------------------------------------------------------------------------
     def resume_path(self) -> Path | None:

@@ -12,7 +12,6 @@ from ..spaces import jsonable, load_arch, validate_arch
 from ..supernet import build_subnet, inherited_subnet
 from .batches import Batches, shard_loader
 from .checkpoint import CheckpointError, load_checkpoint
-from .device import seed_everything
 from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import subnet_from_checkpoint, supernet_from_checkpoint
@@ -58,7 +57,6 @@ class Retrainer(Trainer):
 
     def __init__(self, cfg: RetrainConfig, dist: Dist):
         super().__init__(cfg, dist, Path(cfg.snapshot) / cfg.name)
-        seed_everything(cfg.seed + dist.rank)  # the ranks' augmentations differ
         path = self.resume_path()
         ckpt = load_checkpoint(path, kind=self.kind) if path else None
         if ckpt:
@@ -71,8 +69,7 @@ class Retrainer(Trainer):
         self.model.to(self.device)
         self.task = make_task(self.arch["space"], self.arch.get("space_kwargs", {}), cfg.dataset,
                               cfg.data_root)
-        with dist.main_first():  # rank 0 generates the synthetic faces on first use
-            splits = self.task.splits(cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
+        splits = self.splits(self.task)
         self.batches = Batches(splits["train"], cfg.batch_size, dist, cfg.seed)
         self.val_loader = shard_loader(splits["val"], cfg.batch_size, dist)
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, weight_decay=cfg.wd)

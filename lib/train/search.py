@@ -19,7 +19,6 @@ from ..spaces import full_kwargs, save_arch
 from ..supernet import Supernet, temperature
 from .batches import Batches, shard_loader
 from .checkpoint import load_checkpoint
-from .device import seed_everything
 from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import load_strict
@@ -64,15 +63,13 @@ class Searcher(Trainer):
 
     def __init__(self, cfg: SearchConfig, dist: Dist):
         super().__init__(cfg, dist, Path(cfg.snapshot) / "supernet")
-        seed_everything(cfg.seed + dist.rank)  # the ranks' augmentations differ
         self.space_kwargs = cfg.space_kwargs_full()
         self.lut = resolve_lut(cfg.lut, cfg.space, self.space_kwargs)
         self.costs = {k: v.to(self.device) for k, v in self.lut.slot_costs().items()}
         self.cost_loss = CostLoss(cfg.mode, cfg.alpha, cfg.beta, self.lut.reference(),
                                   cfg.target_ms)
         self.task = make_task(cfg.space, self.space_kwargs, cfg.dataset, cfg.data_root)
-        with dist.main_first():  # rank 0 generates the synthetic faces on first use
-            splits = self.task.splits(cfg.limit_train, cfg.limit_val, cfg.seed, cfg.augment)
+        splits = self.splits(self.task)
         weight_part, theta_part = split_theta(splits["train"], cfg.theta_split, cfg.seed)
         self.batches = Batches(weight_part, cfg.batch_size, dist, cfg.seed)
         self.theta = Batches(theta_part, cfg.batch_size, dist, cfg.seed + 1, drop_last=False)
@@ -117,8 +114,10 @@ class Searcher(Trainer):
                     w_sched=self.w_sched.state_dict(), gumbel_rng=self.gumbel_gen.get_state(),
                     theta_steps=self.theta_steps, tau=self.tau(), lut_metadata=self.lut.metadata)
 
-    def tau(self) -> float:
-        return temperature(self.epoch, self.cfg.tau0, self.cfg.tau_decay)
+    def tau(self, epoch: int | None = None) -> float:
+        """The temperature of ``epoch`` (0-based; default: the current one)."""
+        epoch = self.epoch if epoch is None else epoch
+        return temperature(epoch, self.cfg.tau0, self.cfg.tau_decay)
 
     def arch(self) -> dict:
         """The argmax architecture with its prediction and the last validation score."""
@@ -189,7 +188,7 @@ class Searcher(Trainer):
                            self.cfg.bn_batches)
         metrics = self.task.evaluate(self.model, self.val_loader, self.device, self.dist.sum)
         predicted = self.lut.predict(choices)
-        tau = temperature(self.epoch - 1, self.cfg.tau0, self.cfg.tau_decay)
+        tau = self.tau(self.epoch - 1)  # the epoch just finished
         writer.add_scalar("schedule/temperature", tau, self.epoch - 1)
         writer.add_scalar("val/predicted_latency", predicted, self.epoch - 1)
         for name, value in metrics.items():

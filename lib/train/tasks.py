@@ -16,6 +16,11 @@ from .losses import angle_loss, landmark_mse, pfld_loss
 from .metrics import confusion_matrix, iou_from_confusion, nme
 
 
+def _local(sums):
+    """Sums over this process's shard are the totals (one process)."""
+    return sums
+
+
 def first_output(out):
     return out[0] if isinstance(out, (tuple, list)) else out
 
@@ -41,8 +46,7 @@ class Task:
         tensor over the ranks when each holds a shard of the split."""
         was_training = model.training
         model.eval()
-        report = self.score(lambda images: model(images.to(device)), loader, detailed,
-                            reduce or (lambda sums: sums))
+        report = self.score(lambda images: model(images.to(device)), loader, detailed, reduce)
         model.train(was_training)
         return report
 
@@ -71,7 +75,8 @@ class LandmarkTask(Task):
         images, landmarks, _ = batch
         return ((first_output(model(images)) - landmarks) ** 2).sum(dim=1).mean()
 
-    def score(self, predict, loader, detailed: bool = False, reduce=lambda sums: sums) -> dict:
+    def score(self, predict, loader, detailed: bool = False, reduce=None) -> dict:
+        reduce = reduce or _local
         preds, poses, targets, true_poses = [], [], [], []
         for images, landmarks, pose in loader:
             out = predict(images)
@@ -108,7 +113,8 @@ class SegmentationTask(Task):
         return F.cross_entropy(first_output(model(images)), masks,
                                ignore_index=self.ignore_index)
 
-    def score(self, predict, loader, detailed: bool = False, reduce=lambda sums: sums) -> dict:
+    def score(self, predict, loader, detailed: bool = False, reduce=None) -> dict:
+        reduce = reduce or _local
         confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long)
         for images, masks in loader:
             labels = first_output(predict(images)).argmax(dim=1).cpu()

@@ -24,31 +24,11 @@ import _common
 
 from lib.latency import default_lut_path, load_lut
 from lib.latency.lut import measure_arch, random_choices
+from lib.latency.ranking import kendall_tau
 from lib.spaces import load_arch
 from lib.train.space_options import SpaceOptions
 
 GOALS = {"mape_pct": 5.0, "kendall_tau": 0.9, "within_10pct": 0.95}
-
-
-def kendall_tau(xs, ys) -> float:
-    """Kendall's tau-b (ties in either list counted as in scipy)."""
-    concordant = discordant = ties_x = ties_y = 0
-    for i in range(len(xs)):
-        for j in range(i + 1, len(xs)):
-            dx, dy = xs[i] - xs[j], ys[i] - ys[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif (dx > 0) == (dy > 0):
-                concordant += 1
-            else:
-                discordant += 1
-    pairs_x, pairs_y = concordant + discordant + ties_x, concordant + discordant + ties_y
-    return (concordant - discordant) / ((pairs_x * pairs_y) ** 0.5) if pairs_x and pairs_y \
-        else 0.0
 
 
 def scores(predicted, measured) -> dict:

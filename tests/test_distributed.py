@@ -57,7 +57,7 @@ def _config(faces, snapshot, batch_size, nproc):
     return SearchConfig(dev_id="cpu", nproc=nproc, data_root=str(faces), snapshot=str(snapshot),
                         space_kwargs={"stages": TINY["stages"]}, num_points=106, img_size=96,
                         lut="flops", epochs=3, warmup_epochs=1, batch_size=batch_size,
-                        limit_train=40, limit_val=8, progress=False, seed=0, lr=1e-4, tlr=0.05)
+                        limit_train=40, limit_val=8, progress=False, seed=0, lr=1e-4, tlr=0.1)
 
 
 def test_two_workers_search_like_one_process_with_the_global_batch(faces, tmp_path):

@@ -137,11 +137,12 @@ def test_cost_modes_are_safe_and_increasing(mode):
     assert values == sorted(values)
 
 
-def test_target_mode_penalises_only_above_budget():
+def test_target_mode_penalises_outside_the_band_it_should_spend():
     loss = CostLoss("target", alpha=1.0, target=0.3)
     task = torch.tensor(0.5)
-    assert loss(task, torch.tensor(0.2))[0].item() == pytest.approx(0.5)
+    assert loss(task, torch.tensor(0.28))[0].item() == pytest.approx(0.5)  # in [0.9, 1] x 0.3
     assert loss(task, torch.tensor(0.6))[0].item() == pytest.approx(0.5 + 0.5 * 1.0)
+    assert loss(task, torch.tensor(0.15))[0].item() == pytest.approx(0.5 + 0.5 * 0.4)
     assert CostLoss("target", target=0.3).alpha == 50.0
     with pytest.raises(ValueError, match="target"):
         CostLoss("target")

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 import torch
 
 COST_MODES = ("mul", "add", "target")
+# target: a budget is to be spent, not only respected (TF-NAS's bi-sided constraint): below
+# TARGET_LOW x budget the term pushes latency up as hard as it pushes it down above 1 x budget,
+# so θ settles in [TARGET_LOW, 1] x budget whichever way the task pulls.
+TARGET_LOW = 0.9
+# the band a target-mode search derives its architecture in (see Supernet.derive)
+TARGET_BAND = (0.85, 1.0)
 # target: the penalty is α x relative overrun; the hinge only acts on samples over budget,
 # so it must outweigh the noisy straight-through task gradient (α 5 did not bind in tests).
 DEFAULT_ALPHA = {"mul": 0.2, "add": 0.2, "target": 50.0}
@@ -54,7 +60,8 @@ class CostLoss:
             factor = self.alpha * ratio ** self.beta
             loss = task + task.detach() * factor
         else:
-            factor = self.alpha * torch.relu(cost / self.target - 1.0)
+            share = cost / self.target
+            factor = self.alpha * (torch.relu(share - 1.0) + torch.relu(TARGET_LOW - share))
             loss = task + task.detach() * factor
         parts = {"task": task, "cost": cost, "cost_term": factor, "loss": loss}
         return loss, {name: value.detach().item() for name, value in parts.items()}

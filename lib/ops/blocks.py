@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .grammar import OpSpec, parse_op
-from .layers import ESE, ChannelShuffle, ConvBNAct, activation
+from .layers import ESE, ChannelShuffle, ConvBNAct, HiddenMask, activation
 
 
 def _check_groups(spec: OpSpec, *channels: int) -> None:
@@ -37,11 +37,13 @@ class InvertedResidual(_Residual):
         super().__init__(in_ch, out_ch, stride)
         hidden = in_ch * spec.e
         _check_groups(spec, in_ch, hidden, out_ch)
-        layers = [ConvBNAct(in_ch, hidden, 1, groups=spec.g, act=spec.act)]
+        # HiddenMasks go inside the conv-BN-act (after BN's shift), keeping the state-dict keys
+        layers = [ConvBNAct(in_ch, hidden, 1, groups=spec.g, act=spec.act)
+                  .append(HiddenMask(hidden, spec.e))]
         if spec.g > 1:
             layers.append(ChannelShuffle(spec.g))
         layers.append(ConvBNAct(hidden, hidden, spec.k, stride, groups=hidden, dilation=spec.d,
-                                act="none"))
+                                act="none").append(HiddenMask(hidden, spec.e)))
         if spec.se:
             layers.append(ESE(hidden))
         layers += [activation(spec.act), ConvBNAct(hidden, out_ch, 1, groups=spec.g, act="none")]
@@ -54,7 +56,7 @@ class DepthwiseSeparable(_Residual):
     def __init__(self, in_ch, out_ch, stride, spec: OpSpec):
         super().__init__(in_ch, out_ch, stride)
         layers = [ConvBNAct(in_ch, in_ch, spec.k, stride, groups=in_ch, dilation=spec.d,
-                            act=spec.act)]
+                            act=spec.act).append(HiddenMask(in_ch, 1))]
         if spec.se:
             layers.append(ESE(in_ch))
         layers.append(ConvBNAct(in_ch, out_ch, 1, act="none"))

@@ -32,6 +32,21 @@ class ConvBNAct(nn.Sequential):
         )
 
 
+class HiddenMask(nn.Module):
+    """Zeroes the hidden channels beyond the sampled input width x ``per_input`` (supernet
+    only; ``mask`` is None in a subnet, where it is the identity and exports as nothing).
+    Without it a masked input still leaves BatchNorm's shift in every hidden channel, and the
+    supernet computes a wider block than the subnet and the LUT it is charged by."""
+
+    def __init__(self, channels: int, per_input: int):
+        super().__init__()
+        self.channels, self.per_input = channels, per_input
+        self.mask: torch.Tensor | None = None
+
+    def forward(self, x):
+        return x if self.mask is None else x * self.mask.view(1, -1, 1, 1)
+
+
 class ESE(nn.Module):
     """Effective squeeze-excitation (VoVNetV2): global pool, 1x1 conv C->C, hard-sigmoid, scale."""
 

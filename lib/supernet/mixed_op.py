@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..ops.blocks import Skip
+from ..ops.layers import HiddenMask
 from ..spaces.choosers import Chooser, Slot
 from ..spaces.widths import ChannelMask, WidthSlot
 
@@ -13,9 +14,16 @@ class MixedOp(nn.Module):
     """All candidates of one slot. ``weights`` (set by the Supernet once per step) is a vector
     over candidates: a soft Gumbel sample or a straight-through one-hot.
 
-    With a one-hot sample (hard mode, or a fixed architecture) only the chosen candidate runs;
-    its output is multiplied by the weight, which is 1 in value but carries the
-    straight-through gradient to the architecture logits.
+    ``active`` is the sampled index when the sample is one-hot (hard mode, a fixed
+    architecture), else None. ``dense`` decides what runs with a one-hot sample:
+
+    - single path (weight steps): only the chosen candidate runs, times its weight (1 in
+      value; the straight-through gradient then only says "rescale this candidate", which a
+      following BatchNorm cancels);
+    - dense (θ steps): every candidate runs and the output is still exactly the chosen one's,
+      ``out_a + Σ_i (w_i - w_i.detach()) out_i``, so that dL/dw_i = <dL/dout, out_i> for every
+      candidate: the straight-through gradient with all candidate outputs, which compares
+      candidates instead of rescaling one.
 
     With a searched output width, each candidate's output is masked (FBNetV2) - except an
     identity ``skip``, whose input is masked already: masking it again would square the mask
@@ -30,16 +38,26 @@ class MixedOp(nn.Module):
         # shared with other slots of the same width: kept out of the module tree
         self._mask = [None if isinstance(op, Skip) and op.proj is None else mask
                       for op in self.ops]
+        # hidden (expanded) channels follow the input width: see Supernet._install
+        self.hidden_masks = [m for op in self.ops for m in op.modules()
+                             if isinstance(m, HiddenMask)]
         self.weights: torch.Tensor | None = None
-        self.active: int | None = None  # index when the sample is one-hot, else None
+        self.active: int | None = None
+        self.dense = False
 
     def forward(self, x):
         if self.weights is None:
             raise RuntimeError(f"MixedOp {self.label!r}: no sample set; call "
                                "Supernet.sample() or Supernet.fix() before forward")
-        if self.active is not None:
+        if self.active is None:
+            return sum(w * self._run(i, x) for i, w in enumerate(self.weights))
+        if not self.dense:
             return self._run(self.active, x) * self.weights[self.active]
-        return sum(w * self._run(i, x) for i, w in enumerate(self.weights))
+        out = self._run(self.active, x)
+        for i, w in enumerate(self.weights):
+            # zero in value; carries <dL/dout, out_i> to w_i (and w_active's own term)
+            out = out + (w - w.detach()) * (out if i == self.active else self._run(i, x))
+        return out
 
     def _run(self, index: int, x):
         out = self.ops[index](x)

@@ -55,8 +55,11 @@ class Supernet(nn.Module):
         return self.arch.parameters()
 
     # -- sampling ---------------------------------------------------------------------------
-    def sample(self, tau: float, generator: torch.Generator | None = None) -> dict:
-        """Draw one Gumbel-softmax sample per slot and install it in the network."""
+    def sample(self, tau: float, generator: torch.Generator | None = None,
+               dense: bool = False) -> dict:
+        """Draw one Gumbel-softmax sample per slot and install it in the network. ``dense``
+        (θ steps in hard mode): every candidate runs so that θ's task gradient compares them
+        (see MixedOp); the forward value is still the sampled path's."""
         weights, indices = {}, {}
         for label, logits in self.arch.items():
             u = torch.rand(logits.shape, generator=generator).to(logits.device)
@@ -69,7 +72,7 @@ class Supernet(nn.Module):
                 weights[label] = hard - soft.detach() + soft
             else:
                 weights[label] = soft
-        self._install(weights, indices, one_hot=self.gumbel == "hard")
+        self._install(weights, indices, one_hot=self.gumbel == "hard", dense=dense)
         return weights
 
     def fix(self, choices: dict[str, str]) -> None:
@@ -82,24 +85,38 @@ class Supernet(nn.Module):
                                        logits.numel()).to(logits.detach())
         self._install(weights, indices, one_hot=True)
 
-    def _install(self, weights: dict, indices: dict, one_hot: bool) -> None:
+    def _install(self, weights: dict, indices: dict, one_hot: bool, dense: bool = False) -> None:
         """Set the MixedOps' weights and the width masks. A width's candidates scale the
         width chosen (argmax of the sample) at its base slot; its mask and its weights on the
-        LUT's channel grid are linear in its own sample weights, so both carry gradient."""
-        for label, op in self.mixed_ops.items():
-            op.weights = weights[label]
-            op.active = indices[label] if one_hot else None
-        values, self.grid_weights = {}, {}
+        LUT's channel grid are linear in its own sample weights, so both carry gradient.
+        Hidden (expanded) channels of a block are masked by its input width times the
+        expansion, so the masked supernet computes exactly the subnet the LUT prices."""
+        values, channels, self.grid_weights = {}, {}, {}
         for label, slot in self.width_slots.items():
             w = weights[label]
             base = base_channels(slot, values)
-            channels = [slot.channels(c, base) for c in slot.candidates]
-            values[label] = channels[indices[label]]
-            steps = torch.arange(self.masks[label].channels, device=w.device)
-            self.masks[label].mask = w @ torch.stack([(steps < ch).to(w) for ch in channels])
+            channels[label] = [slot.channels(c, base) for c in slot.candidates]
+            values[label] = channels[label][indices[label]]
+            self.masks[label].mask = self._width_mask(w, channels[label],
+                                                      self.masks[label].channels)
             self.grid_weights[label] = w @ torch.stack(
-                [interp_weights(self.grids[label], ch) for ch in channels]).to(w)
+                [interp_weights(self.grids[label], ch) for ch in channels[label]]).to(w)
+        for label, op in self.mixed_ops.items():
+            op.weights = weights[label]
+            op.active = indices[label] if one_hot else None
+            op.dense = dense
+            in_width = self.slots[label].in_width
+            for hidden in op.hidden_masks if in_width else ():
+                hidden.mask = self._width_mask(
+                    weights[in_width], [ch * hidden.per_input for ch in channels[in_width]],
+                    hidden.channels)
         self.sample_weights = weights
+
+    @staticmethod
+    def _width_mask(w: torch.Tensor, channels: list[int], size: int) -> torch.Tensor:
+        """``Σ_i w_i [c < channels_i]`` over ``size`` channels: linear in the sample weights."""
+        steps = torch.arange(size, device=w.device)
+        return w @ torch.stack([(steps < ch).to(w) for ch in channels])
 
     def forward(self, x):
         return self.net(x)
@@ -108,10 +125,39 @@ class Supernet(nn.Module):
     def probabilities(self) -> dict[str, torch.Tensor]:
         return {label: F.softmax(logits.detach(), dim=-1) for label, logits in self.arch.items()}
 
-    def derive(self) -> dict[str, str]:
-        """Argmax choice per slot."""
-        return {label: self.candidates[label][int(logits.argmax())]
+    def derive(self, predict=None, band: tuple[float, float] | None = None) -> dict[str, str]:
+        """Argmax choice per slot. With ``predict`` (choices -> latency) and ``band`` (low,
+        high), the argmax is then moved into the band by single-slot changes, each the one
+        that gives up the least log-probability per unit of latency moved (a change that
+        lands in the band first): the most probable architecture that spends the budget,
+        without the jitter of an argmax that jumps across it. Stops where no change helps."""
+        choices = {label: self.candidates[label][int(logits.argmax())]
+                   for label, logits in self.arch.items()}
+        if band is None:
+            return choices
+        low, high = band
+        logp = {label: F.log_softmax(logits.detach(), -1).tolist()
                 for label, logits in self.arch.items()}
+        for _ in range(sum(len(c) for c in self.candidates.values())):
+            latency = predict(choices)
+            if low <= latency <= high:
+                break
+            best = None
+            for label, candidates in self.candidates.items():
+                current = candidates.index(choices[label])
+                for index, value in enumerate(candidates):
+                    trial = {**choices, label: value}
+                    moved = predict(trial) - latency
+                    if index == current or (moved >= 0 if latency > high else moved <= 0):
+                        continue
+                    loss = logp[label][current] - logp[label][index]
+                    key = (not low <= latency + moved <= high, loss / abs(moved))
+                    if best is None or key < best[0]:
+                        best = (key, trial)
+            if best is None:
+                break
+            choices = best[1]
+        return choices
 
     def sample_archs(self, num: int, generator: torch.Generator | None = None) -> list[dict]:
         """Draw architectures from the learned per-slot distributions."""
@@ -123,8 +169,8 @@ class Supernet(nn.Module):
                 for label, p in probs.items()})
         return archs
 
-    def derived_arch(self, **meta) -> dict:
-        return make_arch(self.space, self.space_kwargs, self.derive(), **meta)
+    def derived_arch(self, choices: dict | None = None, **meta) -> dict:
+        return make_arch(self.space, self.space_kwargs, choices or self.derive(), **meta)
 
     def expected_cost(self, costs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Σ_slot <sample weights, per-candidate cost>: differentiable in θ (fixed part not

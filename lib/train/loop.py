@@ -139,11 +139,12 @@ class Trainer:
                 save_checkpoint(self.out_dir / name, **payload)
         self.dist.barrier()
 
-    def keep(self, metrics: dict, note: str = "") -> bool:
-        """Best tracking, the epoch's log line and its checkpoints; True when it improved."""
+    def keep(self, metrics: dict, note: str = "", rank: bool = True) -> bool:
+        """Best tracking, the epoch's log line and its checkpoints; True when it improved.
+        ``rank=False``: an epoch that may not become the best (a search's warm-up)."""
         self.metrics = metrics
         score = metrics[self.task.metric]
-        improved = self.task.better(score, self.best)
+        improved = rank and self.task.better(score, self.best)
         self.best = score if improved else self.best
         log.info("%s %d: val %s %.4f%s%s", self.desc, self.epoch, self.task.metric, score,
                  " (best)" if improved else "", note)

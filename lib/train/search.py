@@ -1,6 +1,12 @@
-"""The search loop: warm-up epochs train weights only; then every weight step on the
-training part is followed by one θ step on the held-out part of the *training* set.
-The task's validation metric of the argmax architecture picks ``checkpoint_best.pth``.
+"""The search loop. Warm-up epochs train weights only, until the supernet's validation
+metric clearly beats the trivial predictor (or for a fixed count, ``--warmup epochs``). Then
+every epoch interleaves the weight steps on the training part with one pass of θ steps over
+the held-out part of the *training* set (FBNet's rhythm: about one θ pass per epoch). Only
+epochs in which θ trained may become ``checkpoint_best.pth`` or write ``arch.json``.
+
+A weight step runs one sampled path. A θ step runs every candidate (``Supernet.sample(...,
+dense=True)``), so θ's task gradient compares candidates instead of only rescaling the sampled
+one, which a following BatchNorm cancels (README: "The architecture gradient").
 
 With several workers, the weights train under DDP; θ gets its gradients averaged by hand (it
 is not DDP's) and every rank draws the same Gumbel noise, so all ranks sample the same path
@@ -14,7 +20,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from ..latency import CostLoss, LatencyTable, build_lut, check_lut, default_lut_path, load_lut
+from ..latency import (TARGET_BAND, CostLoss, LatencyTable, build_lut, check_lut,
+                       default_lut_path, kendall_tau, load_lut)
 from ..spaces import full_kwargs, save_arch
 from ..supernet import Supernet, temperature
 from .batches import Batches, shard_loader
@@ -82,9 +89,20 @@ class Searcher(Trainer):
                                        weight_decay=cfg.twd)
         self.gumbel_gen = torch.Generator().manual_seed(cfg.seed + 1)  # the same on every rank
         self.theta_steps = 0
+        # the epoch (0-based) from which θ trains; None while the warm-up decides
+        self.theta_start = cfg.warmup_epochs if cfg.warmup == "epochs" or \
+            not cfg.warmup_epochs else None
+        self.trivial = None  # the trivial predictor's validation metric ('metric' warm-up)
+        self.grad_norms = {}  # per slot: summed |task gradient|, |cost gradient|, steps
         path = self.resume_path()
         if path:
             self.restore(load_checkpoint(path, kind=self.kind), path)
+        elif self.theta_start is None:
+            self.trivial = self.task.trivial_score(self.theta.epoch(0), self.val_loader,
+                                                   self.dist.sum)
+            log.info("warm-up: θ starts once val %s clearly beats the trivial predictor's "
+                     "%.4f (margin %.2f), at the latest after epoch %d", self.task.metric,
+                     self.trivial, cfg.warmup_margin, cfg.warmup_epochs)
         self.net = dist.wrap(self.model.net, cfg.sync_bn, find_unused=True)
         log.info("search: %s on %s x %d, %d weight / %d θ / %d val samples, LUT %s (%s)",
                  cfg.space, self.device, dist.world, len(weight_part), len(theta_part),
@@ -105,6 +123,7 @@ class Searcher(Trainer):
         self.w_sched.load_state_dict(ckpt["w_sched"])
         self.gumbel_gen.set_state(ckpt["gumbel_rng"])
         self.theta_steps = ckpt["theta_steps"]
+        self.theta_start, self.trivial = ckpt["theta_start"], ckpt["trivial"]
         self.load_position(ckpt, path)
 
     def state(self) -> dict:
@@ -112,19 +131,32 @@ class Searcher(Trainer):
                     gumbel=self.cfg.gumbel, arch=self.arch(), model=self.model.state_dict(),
                     w_opt=self.w_opt.state_dict(), t_opt=self.t_opt.state_dict(),
                     w_sched=self.w_sched.state_dict(), gumbel_rng=self.gumbel_gen.get_state(),
-                    theta_steps=self.theta_steps, tau=self.tau(), lut_metadata=self.lut.metadata)
+                    theta_steps=self.theta_steps, theta_start=self.theta_start,
+                    trivial=self.trivial, tau=self.tau(), lut_metadata=self.lut.metadata)
 
     def tau(self, epoch: int | None = None) -> float:
         """The temperature of ``epoch`` (0-based; default: the current one)."""
         epoch = self.epoch if epoch is None else epoch
         return temperature(epoch, self.cfg.tau0, self.cfg.tau_decay)
 
+    def derive(self) -> dict[str, str]:
+        """The searched architecture: the argmax, moved into the budget band in target mode
+        (the most probable architecture that spends the budget; see Supernet.derive)."""
+        if self.cfg.mode != "target":
+            return self.model.derive()
+        band = tuple(f * self.cfg.target_ms for f in TARGET_BAND)
+        return self.model.derive(self.lut.predict, band)
+
     def arch(self) -> dict:
-        """The argmax architecture with its prediction and the last validation score."""
-        predicted = self.lut.predict(self.model.derive())
+        """The searched architecture with its prediction and the last validation score."""
+        choices = self.derive()
         scores = {f"val_{k}": v for k, v in self.metrics.items() if k == self.task.metric}
-        return self.model.derived_arch(predicted=predicted, unit=self.lut.unit, epoch=self.epoch,
-                                       **scores)
+        return self.model.derived_arch(choices, predicted=self.lut.predict(choices),
+                                       argmax_predicted=self.lut.predict(self.model.derive()),
+                                       unit=self.lut.unit, epoch=self.epoch, **scores)
+
+    def theta_trains(self, epoch: int) -> bool:
+        return self.theta_start is not None and epoch >= self.theta_start
 
     def train_batch(self, batch, writer) -> dict:
         tau = self.tau()
@@ -132,17 +164,21 @@ class Searcher(Trainer):
         if w_loss is not None:
             writer.add_scalar("train/weight_loss", w_loss, self.step)
         postfix = {"loss": "skipped" if w_loss is None else f"{w_loss:.4f}"}
-        if self.epoch >= self.cfg.warmup_epochs:
+        if not self.theta_trains(self.epoch):
+            return postfix
+        # one pass over the θ part per epoch, spread evenly over the weight steps
+        n_theta, n_weights = len(self.theta), len(self.batches)
+        for _ in range((self.batch + 1) * n_theta // n_weights - self.batch * n_theta // n_weights):
             theta_batch = [t.to(self.device) for t in next(self.theta_batches)]
             self.theta_steps += 1
             parts = self.theta_step(theta_batch, tau)
             for name, value in (parts or {}).items():
-                writer.add_scalar(f"theta/{name}", value, self.step)
+                writer.add_scalar(f"theta/{name}", value, self.theta_steps)
             postfix["lat"] = f"{parts['cost']:.3f}" if parts else "skipped"
         return postfix
 
     def weight_step(self, batch, tau) -> float | None:
-        self.model.sample(tau, self.gumbel_gen)
+        self.model.sample(tau, self.gumbel_gen)  # one path
         loss = self.task.loss(self.net, batch)  # through DDP: weight gradients averaged
         value = self.finite(loss, "weight")
         if value is not None:
@@ -152,53 +188,115 @@ class Searcher(Trainer):
         self.w_sched.step()  # the schedule follows the step count, skipped steps included
         return value
 
-    def theta_step(self, batch, tau) -> dict | None:
-        self.model.sample(tau, self.gumbel_gen)
+    def theta_gradients(self, batch, tau) -> tuple[dict, dict, dict] | None:
+        """θ's gradient in two parts, ``(task, cost, parts)``, each ``{label: tensor}``:
+        ``d loss/d task x d task/dθ`` and the cost term's own path to θ. The task part comes
+        from a dense sample (every candidate's output); None for a skipped non-finite step."""
+        self.model.sample(tau, self.gumbel_gen, dense=True)
         task = self.task.theta_loss(self.model, batch)
         cost = self.lut.fixed["value"] + self.model.expected_cost(self.costs)
-        loss, parts = self.cost_loss(task, cost)
-        value = self.finite(loss, "θ")
-        if value is None:
+        task_value = task.detach().requires_grad_()
+        loss, parts = self.cost_loss(task_value, cost)
+        if self.finite(loss, "θ") is None:
             return None
-        self.t_opt.zero_grad(set_to_none=True)
-        loss.backward(inputs=list(self.model.arch_parameters()))  # no weight gradients
+        labels, params = zip(*self.model.arch.items())
+        d_task, *cost_grads = torch.autograd.grad(loss, (task_value, *params), allow_unused=True,
+                                                  retain_graph=True)  # the sample is shared
+        task_grads = torch.autograd.grad(task, params, allow_unused=True)  # no weight gradients
+        zero = [torch.zeros_like(p) for p in params]
+        return ({k: d_task * g if g is not None else z
+                 for k, g, z in zip(labels, task_grads, zero)},
+                {k: g if g is not None else z for k, g, z in zip(labels, cost_grads, zero)},
+                parts)
+
+    def theta_step(self, batch, tau) -> dict | None:
+        grads = self.theta_gradients(batch, tau)
+        if grads is None:
+            return None
+        task_grads, cost_grads, parts = grads
+        for label, p in self.model.arch.items():
+            p.grad = task_grads[label] + cost_grads[label]
+            sums = self.grad_norms.setdefault(label, [0.0, 0.0, 0])
+            sums[0] += float(task_grads[label].norm())
+            sums[1] += float(cost_grads[label].norm())
+            sums[2] += 1
         self.dist.mean_grads(self.model.arch_parameters())
         self.t_opt.step()
-        return {**parts, "loss": value}
+        return parts
 
     def run(self) -> SearchResult:
         writer = self.writer()
         self.theta_batches = self.theta.forever(self.theta_steps)
         self.train(writer)
         writer.close()
-        arch = self.model.derived_arch()
-        return SearchResult(arch, self.lut.predict(arch["choices"]), self.lut.unit,
-                            self.task.metric, self.best, self.out_dir,
+        arch = self.arch()
+        return SearchResult(arch, arch["meta"]["predicted"], self.lut.unit, self.task.metric, self.best,
+                            self.out_dir,
                             {k: v.detach().cpu() for k, v in self.model.arch.items()})
 
     def end_epoch(self, writer) -> None:
+        epoch = self.epoch - 1  # the epoch just finished
         theta = torch.cat([p.detach().flatten() for p in self.model.arch_parameters()])
         self.dist.check_same(theta, "θ")  # averaged gradients and shared Gumbel noise
-        choices = self.model.derive()
+        searched = self.theta_trains(epoch)
+        choices = self.derive()
         self.model.fix(choices)
-        # BatchNorm running statistics mix every sampled path; the argmax path is scored with
+        # BatchNorm running statistics mix every sampled path; the derived path is scored with
         # its own (training uses batch statistics, so this does not disturb the search)
         if self.cfg.bn_batches:
-            recalibrate_bn(self.model, self.batches.epoch(self.epoch - 1), self.device,
+            recalibrate_bn(self.model, self.batches.epoch(epoch), self.device,
                            self.cfg.bn_batches)
         metrics = self.task.evaluate(self.model, self.val_loader, self.device, self.dist.sum)
         predicted = self.lut.predict(choices)
-        tau = self.tau(self.epoch - 1)  # the epoch just finished
-        writer.add_scalar("schedule/temperature", tau, self.epoch - 1)
-        writer.add_scalar("val/predicted_latency", predicted, self.epoch - 1)
+        tau = self.tau(epoch)
+        writer.add_scalar("schedule/temperature", tau, epoch)
+        writer.add_scalar("val/predicted_latency", predicted, epoch)
         for name, value in metrics.items():
-            writer.add_scalar(f"val/{name}", value, self.epoch - 1)
+            writer.add_scalar(f"val/{name}", value, epoch)
         for label, probs in self.model.probabilities().items():
             writer.add_scalars(f"probs/{label}", dict(zip(self.model.candidates[label],
-                                                          probs.tolist())), self.epoch - 1)
-        self.keep(metrics, f", τ {tau:.3f}, argmax predicted {predicted:.4f} {self.lut.unit}")
-        if self.dist.main:
-            save_arch(self.arch(), self.out_dir / "arch.json")
+                                                          probs.tolist())), epoch)
+        note = f", temperature {tau:.3f}, derived predicted {predicted:.4f} {self.lut.unit}"
+        if searched:
+            self.log_theta(writer, epoch)
+            self.keep(metrics, note)
+            if self.dist.main:
+                save_arch(self.arch(), self.out_dir / "arch.json")
+        else:
+            self.end_warmup(metrics)  # before the checkpoint, which records the decision
+            self.keep(metrics, note + " (warm-up: not a search result)", rank=False)
+
+    def end_warmup(self, metrics: dict) -> None:
+        """'metric' warm-up: θ starts after this epoch when the metric clearly beats the
+        trivial predictor, or when --warmup_epochs is reached."""
+        if self.theta_start is not None:
+            return
+        score, name = metrics[self.task.metric], self.task.metric
+        if self.task.clearly_better(score, self.trivial, self.cfg.warmup_margin):
+            reason = f"val {name} {score:.4f} clearly beats the trivial {self.trivial:.4f}"
+        elif self.epoch >= self.cfg.warmup_epochs:
+            reason = (f"--warmup_epochs {self.cfg.warmup_epochs} reached (val {name} "
+                      f"{score:.4f}, trivial predictor {self.trivial:.4f})")
+        else:
+            return
+        self.theta_start = self.epoch
+        log.info("warm-up ends after epoch %d: %s; θ trains from epoch %d on", self.epoch,
+                 reason, self.epoch + 1)
+
+    def log_theta(self, writer, epoch: int) -> None:
+        """Per op slot: Kendall τ between θ and -latency (1: θ ranks candidates purely by
+        cost) and the epoch's mean task and cost gradient norms on θ."""
+        lines = []
+        for label, cost in self.costs.items():
+            latency = (cost.flatten(1).mean(1) if cost.dim() > 1 else cost).tolist()
+            tau = kendall_tau(self.model.arch[label].detach().tolist(), [-c for c in latency])
+            task, cost_norm, steps = self.grad_norms.pop(label, (0.0, 0.0, 1))
+            task, cost_norm = task / steps, cost_norm / steps
+            writer.add_scalar(f"theta_vs_latency/{label}", tau, epoch)
+            writer.add_scalars(f"theta_grad/{label}", {"task": task, "cost": cost_norm}, epoch)
+            lines.append(f"  {label:<20} {tau:+.2f}  {task:.2e}  {cost_norm:.2e}")
+        log.info("epoch %d θ per slot: Kendall τ(θ, -latency), mean |task grad|, |cost grad|\n%s",
+                 epoch + 1, "\n".join(lines))
 
 
 def run_search(cfg: SearchConfig) -> SearchResult:

@@ -10,6 +10,8 @@ from .config import option
 from .run_config import RunOptions
 from .space_options import SpaceOptions
 
+WARMUP_MODES = ("metric", "epochs")
+
 
 @dataclass
 class SearchConfig(RunOptions, SpaceOptions):
@@ -26,7 +28,16 @@ class SearchConfig(RunOptions, SpaceOptions):
     tau0: float = option(5.0, "initial Gumbel temperature")
     tau_decay: float = option(math.exp(-0.045), "temperature factor per epoch")
     epochs: int = option(20, "total epochs")
-    warmup_epochs: int = option(8, "epochs that train weights only")
+    warmup: str = option("metric", "when θ starts: 'metric' (after the first epoch whose "
+                                   "validation metric clearly beats the trivial predictor - "
+                                   "mean shape, majority class - or after --warmup_epochs, "
+                                   "whichever comes first) or 'epochs' (after --warmup_epochs)",
+                         choices=WARMUP_MODES)
+    warmup_epochs: int = option(8, "epochs that train weights only ('epochs'), or at most "
+                                   "('metric')")
+    warmup_margin: float = option(0.1, "'clearly beats': the validation error is at most "
+                                       "(1 - margin) x the trivial predictor's (error: NME, or "
+                                       "1 - mIoU)")
     lr: float = option(1e-2, "weight learning rate (Adam, cosine schedule; 2e-3 never left the "
                                "mean shape in 6 epochs on synthetic faces)")
     wd: float = option(1e-6, "weight decay of the weights")
@@ -43,8 +54,11 @@ class SearchConfig(RunOptions, SpaceOptions):
             raise ValueError("--mode target needs a positive --target_ms")
         if not 0 < self.theta_split < 1:
             raise ValueError(f"--theta_split must be in (0, 1), got {self.theta_split}")
-        if not 0 <= self.warmup_epochs <= self.epochs or self.epochs < 1:
-            raise ValueError("need 1 <= epochs and 0 <= warmup_epochs <= epochs")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError("need 0 <= warmup_epochs < epochs (θ must train in at least one "
+                             "epoch)")
+        if not 0 <= self.warmup_margin < 1:
+            raise ValueError(f"--warmup_margin must be in [0, 1), got {self.warmup_margin}")
         SpaceOptions.validate(self)
         if self.bn_batches < 0:
             raise ValueError("--bn_batches must be >= 0")

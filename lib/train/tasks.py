@@ -40,6 +40,19 @@ class Task:
     def theta_loss(self, model, batch) -> torch.Tensor:
         return self.loss(model, batch)
 
+    def trivial_score(self, train_batches, val_loader, reduce=None) -> float:
+        """The validation metric of the input-blind predictor fitted on ``train_batches``
+        (the mean shape, the majority class): the level a model must clearly beat before its
+        scores say anything."""
+        predict = self.trivial_predictor(train_batches, reduce or _local)
+        return self.score(predict, val_loader, reduce=reduce)[self.metric]
+
+    def clearly_better(self, score: float, trivial: float, margin: float) -> bool:
+        """``score``'s error is at most (1 - margin) x the trivial predictor's (the error is
+        the metric, or 1 - the metric when higher is better)."""
+        error = (lambda v: 1.0 - v) if self.higher_is_better else (lambda v: v)
+        return error(score) <= (1.0 - margin) * error(trivial)
+
     @torch.no_grad()
     def evaluate(self, model, loader, device, reduce=None, detailed: bool = False) -> dict:
         """Metrics of a model (eval mode, restored after) over a loader. ``reduce`` sums a
@@ -74,6 +87,15 @@ class LandmarkTask(Task):
     def theta_loss(self, model, batch) -> torch.Tensor:
         images, landmarks, _ = batch
         return ((first_output(model(images)) - landmarks) ** 2).sum(dim=1).mean()
+
+    def trivial_predictor(self, batches, reduce):
+        total, count = torch.zeros(2 * self.num_points, dtype=torch.float64), 0
+        for _, landmarks, _ in batches:
+            total += landmarks.double().sum(0)
+            count += len(landmarks)
+        sums = reduce(torch.cat([total, torch.tensor([float(count)], dtype=torch.float64)]))
+        mean = (sums[:-1] / sums[-1]).float()
+        return lambda images: mean.expand(len(images), -1)
 
     def score(self, predict, loader, detailed: bool = False, reduce=None) -> dict:
         reduce = reduce or _local
@@ -112,6 +134,16 @@ class SegmentationTask(Task):
         images, masks = batch
         return F.cross_entropy(first_output(model(images)), masks,
                                ignore_index=self.ignore_index)
+
+    def trivial_predictor(self, batches, reduce):
+        counts = torch.zeros(self.num_classes, dtype=torch.long)
+        for _, masks in batches:
+            valid = masks[masks != self.ignore_index]
+            counts += torch.bincount(valid.flatten(), minlength=self.num_classes)
+        majority = int(reduce(counts).argmax())
+        return lambda images: F.one_hot(
+            torch.full(images.shape[:1] + images.shape[2:], majority),
+            self.num_classes).permute(0, 3, 1, 2).float()
 
     def score(self, predict, loader, detailed: bool = False, reduce=None) -> dict:
         reduce = reduce or _local

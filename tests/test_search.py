@@ -1,0 +1,130 @@
+"""The search searches: θ's task gradient compares candidates in every op slot, warm-up epochs
+never become a searched result, and target mode spends its budget."""
+import json
+
+import pytest
+import torch
+
+from lib.data import ensure_synthetic
+from lib.latency import build_lut, load_lut, save_lut
+from lib.spaces import get_space
+from lib.train import SearchConfig, run_search
+from lib.train.distributed import distributed
+from lib.train.search import Searcher
+
+# tiny instances on the synthetic faces (106 points, 19 mask classes)
+DATA_KWARGS = {"pfld_fbnet": {"num_points": 106}, "mbv2_landmark": {"num_points": 106},
+               "hourglass_seg": {"num_classes": 19}}
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    return ensure_synthetic(tmp_path_factory.mktemp("data") / "synthetic", 112,
+                            {"train": 48, "val": 8, "test": 8}, seed=1)
+
+
+def _config(faces, tmp_path, space="pfld_fbnet", **overrides) -> SearchConfig:
+    kwargs = {**get_space(space).tiny_kwargs, **DATA_KWARGS[space]}
+    values = dict(space=space, space_kwargs=kwargs, data_root=str(faces), dev_id="cpu",
+                  snapshot=str(tmp_path), lut="flops", epochs=2, warmup_epochs=1, batch_size=8,
+                  progress=False, seed=0)
+    return SearchConfig(**{**values, **overrides})
+
+
+def _cosine(a, b) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+
+def _reference_task_gradient(searcher, batch, tau, gen_state) -> dict:
+    """The all-candidates task gradient on θ, computed independently of the dense MixedOp:
+    redraw the same Gumbel sample, run the single sampled path, take each op slot's output
+    gradient g, and give candidate i the directional derivative <g, out_i> of the loss along
+    its output (every candidate run on the slot's input); then chain through the soft
+    sample to θ."""
+    model = searcher.model
+    searcher.gumbel_gen.set_state(gen_state)
+    weights = model.sample(tau, searcher.gumbel_gen)  # single path, the same sample
+    inputs, outputs = {}, {}
+
+    def record(module, args, out):
+        inputs[module.label], outputs[module.label] = args[0], out
+
+    hooks = [op.register_forward_hook(record) for op in model.mixed_ops.values()]
+    task = searcher.task.theta_loss(model, batch)
+    for hook in hooks:
+        hook.remove()
+    labels = list(outputs)
+    grads = torch.autograd.grad(task, [outputs[k] for k in labels], retain_graph=True)
+    surrogate = 0.0
+    with torch.no_grad():
+        directional = {label: torch.stack([(g * model.mixed_ops[label]._run(i, inputs[label]))
+                                           .sum() for i in range(len(weights[label]))])
+                       for label, g in zip(labels, grads)}
+    for label in labels:
+        surrogate = surrogate + (weights[label] * directional[label]).sum()
+    params = [model.arch[k] for k in labels]
+    return dict(zip(labels, torch.autograd.grad(surrogate, params)))
+
+
+@pytest.mark.parametrize("space", sorted(DATA_KWARGS))
+def test_theta_task_gradient_compares_candidates_in_every_op_slot(faces, tmp_path, space):
+    """Averaged over 3 batches (3 Gumbel samples), every op slot's task gradient on θ points
+    the way of the all-candidates gradient (cosine >= 0.5). A single-path straight-through
+    step fails this where BatchNorm cancels the rescaling of the sampled candidate."""
+    cfg = _config(faces, tmp_path, space)
+    with distributed(cfg) as dist:
+        searcher = Searcher(cfg, dist)
+        got, want = {}, {}
+        for step, batch in zip(range(3), searcher.theta.forever()):
+            state = searcher.gumbel_gen.get_state()
+            task, _, _ = searcher.theta_gradients(batch, tau=2.0)
+            reference = _reference_task_gradient(searcher, batch, 2.0, state)
+            for label, value in reference.items():
+                got[label] = got.get(label, 0) + task[label]
+                want[label] = want.get(label, 0) + value
+    assert set(want) == set(searcher.model.mixed_ops)
+    blind = {label: round(_cosine(got[label], want[label]), 3) for label in want
+             if not _cosine(got[label], want[label]) >= 0.5}
+    assert not blind, f"op slots whose θ task gradient misses the all-candidates one: {blind}"
+
+
+def test_warmup_epochs_never_become_the_searched_result(faces, tmp_path, monkeypatch):
+    """After warm-up-only epochs there is no arch.json and no checkpoint_best.pth; both appear
+    with the first epoch in which θ trained."""
+    seen = []
+    end_epoch = Searcher.end_epoch
+
+    def spy(self, writer):
+        end_epoch(self, writer)
+        seen.append((self.epoch, (self.out_dir / "arch.json").is_file(),
+                     (self.out_dir / "checkpoint_best.pth").is_file()))
+
+    monkeypatch.setattr(Searcher, "end_epoch", spy)
+    result = run_search(_config(faces, tmp_path, epochs=3, warmup="epochs", warmup_epochs=2))
+    assert seen == [(1, False, False), (2, False, False), (3, True, True)]
+    assert json.loads((result.out_dir / "arch.json").read_text())["meta"]["epoch"] == 3
+
+
+def test_metric_warmup_waits_for_the_trivial_predictor_to_be_beaten(faces, tmp_path, caplog):
+    """With a margin no supernet reaches in one epoch, θ starts at the --warmup_epochs cap,
+    and the log says so."""
+    caplog.set_level("INFO", logger="lib.train.search")
+    run_search(_config(faces, tmp_path, epochs=3, warmup_epochs=2, warmup_margin=0.99))
+    ends = [r.getMessage() for r in caplog.records if "warm-up ends" in r.getMessage()]
+    assert len(ends) == 1 and "--warmup_epochs 2 reached" in ends[0]
+    assert "θ trains from epoch 3" in ends[0]
+
+
+def test_target_mode_spends_the_budget(faces, tmp_path):
+    """For two budgets inside the space's range, the derived architecture's predicted latency
+    lands within 85-100 % of the budget."""
+    kwargs = {**get_space("pfld_fbnet").tiny_kwargs, **DATA_KWARGS["pfld_fbnet"]}
+    save_lut(build_lut("pfld_fbnet", kwargs, backend="flops", calib_archs=1, progress=False),
+             tmp_path / "lut.json")
+    lut = load_lut(tmp_path / "lut.json", "pfld_fbnet", kwargs)
+    low, high = lut.predict(lut.corner(dearest=False)), lut.predict(lut.corner(dearest=True))
+    for share in (0.3, 0.7):
+        budget = low + share * (high - low)
+        result = run_search(_config(faces, tmp_path / str(share), lut=str(tmp_path / "lut.json"),
+                                    mode="target", target_ms=budget, tlr=0.1, epochs=3))
+        assert 0.85 * budget <= result.predicted <= budget, (share, result.predicted, budget)

@@ -130,7 +130,8 @@ class Supernet(nn.Module):
         high), the argmax is then moved into the band by single-slot changes, each the one
         that gives up the least log-probability per unit of latency moved (a change that
         lands in the band first): the most probable architecture that spends the budget,
-        without the jitter of an argmax that jumps across it. Stops where no change helps."""
+        without the jitter of an argmax that jumps across it. Where no visited architecture
+        lies in the band, the dearest one under ``high`` (else the cheapest seen)."""
         choices = {label: self.candidates[label][int(logits.argmax())]
                    for label, logits in self.arch.items()}
         if band is None:
@@ -138,17 +139,20 @@ class Supernet(nn.Module):
         low, high = band
         logp = {label: F.log_softmax(logits.detach(), -1).tolist()
                 for label, logits in self.arch.items()}
-        for _ in range(sum(len(c) for c in self.candidates.values())):
-            latency = predict(choices)
+        seen = {}  # frozen choices -> latency
+        for _ in range(2 * sum(len(c) for c in self.candidates.values())):
+            latency = seen.setdefault(tuple(choices.items()), predict(choices))
             if low <= latency <= high:
-                break
+                return choices
             best = None
             for label, candidates in self.candidates.items():
                 current = candidates.index(choices[label])
                 for index, value in enumerate(candidates):
                     trial = {**choices, label: value}
+                    if index == current or tuple(trial.items()) in seen:
+                        continue
                     moved = predict(trial) - latency
-                    if index == current or (moved >= 0 if latency > high else moved <= 0):
+                    if moved == 0 or (moved > 0) == (latency > high):
                         continue
                     loss = logp[label][current] - logp[label][index]
                     key = (not low <= latency + moved <= high, loss / abs(moved))
@@ -157,7 +161,8 @@ class Supernet(nn.Module):
             if best is None:
                 break
             choices = best[1]
-        return choices
+        under = [(lat, arch) for arch, lat in seen.items() if lat <= high]
+        return dict(max(under)[1] if under else min(seen.items(), key=lambda kv: kv[1])[0])
 
     def sample_archs(self, num: int, generator: torch.Generator | None = None) -> list[dict]:
         """Draw architectures from the learned per-slot distributions."""

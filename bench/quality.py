@@ -107,8 +107,9 @@ def main():
         snapshot = root / f"target_{target:g}"
         run_search(replace(search, mode="target", target_ms=target,
                                     snapshot=str(snapshot), progress=False))
-        best = snapshot / "supernet" / "checkpoint_best.pth"
-        run_retrain(replace(retrain, arch=None, from_scratch=False, supernet=str(best),
+        # the search's result is its final θ (checkpoint_last.pth, as in the Makefile)
+        searched = snapshot / "supernet" / "checkpoint_last.pth"
+        run_retrain(replace(retrain, arch=None, from_scratch=False, supernet=str(searched),
                             snapshot=str(snapshot), name="subnet", progress=False))
         rows.append(row(f"searched @{target:g} ms", "searched",
                         snapshot / "subnet" / "checkpoint_best.pth", args))

@@ -11,6 +11,7 @@ import torch
 from lib.data import ensure_synthetic
 from lib.latency import build_lut, load_lut, save_lut
 from lib.spaces import describe_space, get_space
+from lib.supernet.probe import candidate_derivatives, chain_to_theta
 from lib.train import SearchConfig, run_search
 from lib.train.distributed import distributed
 from lib.train.search import Searcher
@@ -40,33 +41,14 @@ def _cosine(a, b) -> float:
 
 def _reference_task_gradient(searcher, batch, tau, gen_state) -> dict:
     """The all-candidates task gradient on θ, computed independently of the dense MixedOp:
-    redraw the same Gumbel sample, run the single sampled path, take each op slot's output
-    gradient g, and give candidate i the directional derivative <g, out_i> of the loss along
-    its output (every candidate run on the slot's input); then chain through the soft
-    sample to θ."""
+    redraw the same Gumbel sample, run the single sampled path, give candidate i the
+    directional derivative <dL/dout, out_i> of the loss along its output, and chain through
+    the soft sample to θ."""
     model = searcher.model
     searcher.gumbel_gen.set_state(gen_state)
-    weights = model.sample(tau, searcher.gumbel_gen)  # single path, the same sample
-    inputs, outputs = {}, {}
-
-    def record(module, args, out):
-        inputs[module.label], outputs[module.label] = args[0], out
-
-    hooks = [op.register_forward_hook(record) for op in model.mixed_ops.values()]
-    task = searcher.task.theta_loss(model, batch)
-    for hook in hooks:
-        hook.remove()
-    labels = list(outputs)
-    grads = torch.autograd.grad(task, [outputs[k] for k in labels], retain_graph=True)
-    surrogate = 0.0
-    with torch.no_grad():
-        directional = {label: torch.stack([(g * model.mixed_ops[label]._run(i, inputs[label]))
-                                           .sum() for i in range(len(weights[label]))])
-                       for label, g in zip(labels, grads)}
-    for label in labels:
-        surrogate = surrogate + (weights[label] * directional[label]).sum()
-    params = [model.arch[k] for k in labels]
-    return dict(zip(labels, torch.autograd.grad(surrogate, params)))
+    model.sample(tau, searcher.gumbel_gen)  # single path, the same sample
+    _, derivatives = candidate_derivatives(model, lambda m: searcher.task.theta_loss(m, batch))
+    return chain_to_theta(model, derivatives)
 
 
 @pytest.mark.parametrize("space", sorted(DATA_KWARGS))

@@ -2,7 +2,7 @@
 """Export a subnet to a simplified static ONNX graph and to MNN, and prove both match PyTorch.
 
     python tools/export.py --resume ckpt_save/subnet/checkpoint_best.pth
-    python tools/export.py --supernet ckpt_save/supernet/checkpoint_best.pth \
+    python tools/export.py --supernet ckpt_save/supernet/checkpoint_last.pth \
         --resume ckpt_save/subnet/checkpoint_best.pth          # NNI's form
     python tools/export.py --resume CKPT --no-mnn
 

@@ -2,7 +2,7 @@
 """Retrain (finetune) a subnet, by default the one derived by a search, from the supernet's
 weights.
 
-    python tools/retrain.py --supernet ckpt_save/supernet/checkpoint_best.pth
+    python tools/retrain.py --supernet ckpt_save/supernet/checkpoint_last.pth
     python tools/retrain.py --supernet CKPT --arch my_arch.json --name mine
     python tools/retrain.py --arch lib/spaces/archs/pfld_mbv2.json --from_scratch --name mbv2
     python tools/retrain.py --resume ckpt_save/subnet/checkpoint_last.pth

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Sample subnets from a search and report their latency/error Pareto front.
 
-    python tools/sample.py --supernet ckpt_save/supernet/checkpoint_best.pth --num 8
+    python tools/sample.py --supernet ckpt_save/supernet/checkpoint_last.pth --num 8
 
 Writes output/pareto.csv and output/pareto.png (and output/arch_<id>.json per front member).
 """

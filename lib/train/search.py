@@ -123,7 +123,9 @@ class Searcher(Trainer):
         self.w_sched.load_state_dict(ckpt["w_sched"])
         self.gumbel_gen.set_state(ckpt["gumbel_rng"])
         self.theta_steps = ckpt["theta_steps"]
-        self.theta_start, self.trivial = ckpt["theta_start"], ckpt["trivial"]
+        # checkpoints from before the 'metric' warm-up started θ at --warmup_epochs
+        self.theta_start = ckpt.get("theta_start", self.cfg.warmup_epochs)
+        self.trivial = ckpt.get("trivial")
         self.load_position(ckpt, path)
 
     def state(self) -> dict:

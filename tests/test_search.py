@@ -83,14 +83,14 @@ def _binomial_tail(hits: int, trials: int, p: float) -> float:
 def test_search_recovers_a_planted_architecture(faces, tmp_path, space):
     """The supernet's own random weights, fixed at a planted architecture, label the images;
     with the weights frozen and the latency term off, the planted path is the one exact
-    optimum, so θ steps alone must find it. Over 3 seeds, θ's argmax matches the planted
+    optimum, so θ steps alone must find it. Over 5 seeds, θ's argmax matches the planted
     choice (op and width slots) more often than chance with one-sided binomial p < 0.01
     (the single-path straight-through θ step does not: see the issue 12 note).
     Segmentation is left out: cross-entropy on the planted argmax labels rewards any path
     with more confident logits, so the planted path is not its optimum."""
     hits = trials = 0
     chance = 0.0
-    for seed in range(3):
+    for seed in range(5):
         cfg = _config(faces, tmp_path / str(seed), space, mode="add", alpha=0.0, tlr=0.1,
                       batch_size=16, seed=seed)
         with distributed(cfg) as dist:
@@ -141,6 +141,18 @@ def test_metric_warmup_waits_for_the_trivial_predictor_to_be_beaten(faces, tmp_p
     assert "θ trains from epoch 3" in ends[0]
 
 
+def test_metric_warmup_ends_when_the_trivial_predictor_is_beaten(faces, tmp_path, caplog,
+                                                                monkeypatch):
+    """Against a trivial predictor at NME 10, the first epoch beats it: θ trains from the
+    second epoch although the cap would allow three warm-up epochs."""
+    monkeypatch.setattr("lib.train.tasks.Task.trivial_score", lambda *args: 10.0)
+    caplog.set_level("INFO", logger="lib.train.search")
+    run_search(_config(faces, tmp_path, epochs=4, warmup_epochs=3))
+    ends = [r.getMessage() for r in caplog.records if "warm-up ends" in r.getMessage()]
+    assert len(ends) == 1 and "clearly beats the trivial 10.0000" in ends[0]
+    assert "warm-up ends after epoch 1" in ends[0]
+
+
 def test_target_mode_spends_the_budget(faces, tmp_path):
     """For two budgets inside the space's range, the derived architecture's predicted latency
     lands within 85-100 % of the budget."""
@@ -154,8 +166,22 @@ def test_target_mode_spends_the_budget(faces, tmp_path):
     slots = describe_space("pfld_fbnet", kwargs)
     costs = sorted(lut.predict(dict(zip(slots, values)))
                    for values in itertools.product(*(s.candidates for s in slots.values())))
-    for share in (0.3, 0.7):  # budgets just above an architecture's cost: the band is not empty
+    slot_costs = lut.slot_costs()
+
+    def expected(theta):  # θ's expected latency, softmax(θ) over the LUT's entries
+        return sum(float(torch.softmax(theta[k], -1) @ c) for k, c in slot_costs.items())
+
+    for share in (0.2, 0.8):  # budgets just above an architecture's cost: the band is not empty
         budget = costs[int(share * len(costs))] / 0.95
-        result = run_search(_config(faces, tmp_path / str(share), lut=str(tmp_path / "lut.json"),
-                                    mode="target", target_ms=budget, tlr=0.1, epochs=3))
+        runs = {alpha: run_search(_config(faces, tmp_path / f"{share}_{alpha}", mode="target",
+                                          lut=str(tmp_path / "lut.json"), target_ms=budget,
+                                          alpha=alpha, tlr=0.1, epochs=4, warmup_epochs=0,
+                                          theta_split=0.5))
+                for alpha in (None, 0.0)}
+        result = runs[None]
         assert 0.85 * budget <= result.predicted <= budget, (share, result.predicted, budget)
+        # the band is not only the derivation's doing: the cost term moved θ towards it
+        # (a low budget: cheaper than the task alone; a high one: dearer)
+        with_cost, task_only = (expected(r.theta) for r in runs.values())
+        assert (with_cost < task_only) if share < 0.5 else (with_cost > task_only), \
+            (share, with_cost, task_only, budget)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..ops import parse_op
 from ..ops.blocks import Skip
 from ..ops.layers import HiddenMask
 from ..spaces.choosers import Chooser, Slot
@@ -66,6 +67,14 @@ class MixedOp(nn.Module):
 
 class SupernetChooser(Chooser):
     def build(self, slot: Slot) -> nn.Module:
+        if slot.in_width:
+            for op in slot.candidates:
+                spec = parse_op(op)
+                if spec.g > 1 or (spec.type == "gh" and spec.e):
+                    # a channel shuffle, group boundaries or the ghost module's two halves
+                    # do not keep a narrower subnet's hidden channels in leading order
+                    raise ValueError(f"slot {slot.label!r}: {op!r} cannot follow a searched "
+                                     "width (its hidden channels cannot be masked as a prefix)")
         return MixedOp(slot, self.width_modules.get(slot.out_width))
 
     def build_width(self, slot: WidthSlot, base_ch: int) -> int:

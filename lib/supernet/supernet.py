@@ -141,7 +141,8 @@ class Supernet(nn.Module):
                 for label, logits in self.arch.items()}
         seen = {}  # frozen choices -> latency
         for _ in range(2 * sum(len(c) for c in self.candidates.values())):
-            latency = seen.setdefault(tuple(choices.items()), predict(choices))
+            key = tuple(choices.items())
+            latency = seen[key] = seen[key] if key in seen else predict(choices)
             if low <= latency <= high:
                 return choices
             best = None

@@ -94,6 +94,7 @@ class Searcher(Trainer):
             not cfg.warmup_epochs else None
         self.trivial = None  # the trivial predictor's validation metric ('metric' warm-up)
         self.grad_norms = {}  # per slot: summed |task gradient|, |cost gradient|, steps
+        self._derived = (None, None)  # (θ steps, target-mode derivation) memo
         path = self.resume_path()
         if path:
             self.restore(load_checkpoint(path, kind=self.kind), path)
@@ -143,11 +144,14 @@ class Searcher(Trainer):
 
     def derive(self) -> dict[str, str]:
         """The searched architecture: the argmax, moved into the budget band in target mode
-        (the most probable architecture that spends the budget; see Supernet.derive)."""
+        (the most probable architecture that spends the budget; see Supernet.derive).
+        Memoised per θ step: the band search prices many single-slot changes."""
         if self.cfg.mode != "target":
             return self.model.derive()
-        band = tuple(f * self.cfg.target_ms for f in TARGET_BAND)
-        return self.model.derive(self.lut.predict, band)
+        if self._derived[0] != self.theta_steps:
+            band = tuple(f * self.cfg.target_ms for f in TARGET_BAND)
+            self._derived = (self.theta_steps, self.model.derive(self.lut.predict, band))
+        return dict(self._derived[1])
 
     def arch(self) -> dict:
         """The searched architecture with its prediction and the last validation score."""
@@ -241,7 +245,9 @@ class Searcher(Trainer):
         theta = torch.cat([p.detach().flatten() for p in self.model.arch_parameters()])
         self.dist.check_same(theta, "θ")  # averaged gradients and shared Gumbel noise
         searched = self.theta_trains(epoch)
-        choices = self.derive()
+        # while θ is untrained its argmax is each slot's first candidate by tie-break (mbv2:
+        # the narrowest width); the warm-up scores the dearest architecture instead
+        choices = self.derive() if searched else self.lut.corner(dearest=True)
         self.model.fix(choices)
         # BatchNorm running statistics mix every sampled path; the derived path is scored with
         # its own (training uses batch statistics, so this does not disturb the search)
@@ -258,7 +264,8 @@ class Searcher(Trainer):
         for label, probs in self.model.probabilities().items():
             writer.add_scalars(f"probs/{label}", dict(zip(self.model.candidates[label],
                                                           probs.tolist())), epoch)
-        note = f", temperature {tau:.3f}, derived predicted {predicted:.4f} {self.lut.unit}"
+        note = f", temperature {tau:.3f}, {'derived' if searched else 'dearest'} predicted " \
+            f"{predicted:.4f} {self.lut.unit}"
         if searched:
             self.log_theta(writer, epoch)
             self.keep(metrics, note)

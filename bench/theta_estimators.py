@@ -201,16 +201,23 @@ def main():
                                               args.tau, mode, gen))
     median = {mode: statistics.median(v) for mode, v in seconds.items()}
     cost = {mode: median[mode] / median["weight_step"] for mode in ESTIMATORS}
+    # the noise next to the figure: the same ratio within each round, lowest and highest
+    spread = {mode: [min(a / w for a, w in zip(seconds[mode], seconds["weight_step"])),
+                     max(a / w for a, w in zip(seconds[mode], seconds["weight_step"]))]
+              for mode in ESTIMATORS}
     result = {"bench": "theta_estimators", "space": args.space, "space_kwargs": kwargs,
               "supernet": args.supernet, "batch": args.batch, "batches": args.batches,
-              "tau": args.tau, "fidelity": fidelity, "seconds_median": median,
-              "cost_over_weight_step": cost, "machine": _common.machine()}
+              "tau": args.tau, "fidelity": fidelity, "seconds": seconds,
+              "seconds_median": median, "cost_over_weight_step": cost,
+              "cost_per_round_min_max": spread, "machine": _common.machine()}
     path = _common.write_result(f"theta_estimators_{args.space}", result)
-    print(f"{'estimator':>10} {'mean cos':>9} {'min cos':>8} {'>=0.5':>6} {'cost':>6}")
+    print(f"{'estimator':>10} {'mean cos':>9} {'min cos':>8} {'>=0.5':>6} {'cost':>6} "
+          f"{'per round':>11}")
     for mode in ESTIMATORS:
         f = fidelity[mode]
         print(f"{mode:>10} {f['mean_cosine']:9.3f} {f['min_cosine']:8.3f} "
-              f"{f['share_ge_0.5']:6.2f} {cost[mode]:5.2f}x")
+              f"{f['share_ge_0.5']:6.2f} {cost[mode]:5.2f}x {spread[mode][0]:5.2f}-"
+              f"{spread[mode][1]:.2f}x")
     print(f"wrote {path}")
     print(f"theta_estimators {args.space}: " + ", ".join(
         f"{mode} cos {fidelity[mode]['mean_cosine']:.2f} at {cost[mode]:.1f}x"

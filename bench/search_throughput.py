@@ -59,6 +59,11 @@ def images_per_second(model, step_hook, task, batch, steps, warmup=3) -> float:
         loss.backward()
         opt.step()
 
+    return timed_rate(step, batch, steps, warmup)
+
+
+def timed_rate(step, batch, steps, warmup) -> float:
+    """images/s of ``step`` over ``steps`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         step()
     start = time.perf_counter()
@@ -78,12 +83,7 @@ def theta_images_per_second(net, task, batch, steps, warmup=3) -> float:
         torch.autograd.grad(task.theta_loss(net, data), list(net.arch_parameters()),
                             allow_unused=True)
 
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return batch * steps / (time.perf_counter() - start)
+    return timed_rate(step, batch, steps, warmup)
 
 
 def nni_rates(space: str, kwargs: dict, task, batch: int, steps: int) -> tuple[dict, dict]:

@@ -19,9 +19,12 @@ minimum over slots, and the share of slots at cosine >= 0.5. Cost: seconds per Î
 timed round robin (one step of each in turn, ``--rounds`` times; the median), over a
 single-path weight step's seconds.
 
-    python bench/theta_estimators.py --space pfld_fbnet --supernet ckpt_save/supernet/checkpoint_last.pth
-    python bench/theta_estimators.py --space mbv2_landmark --space_kwargs '{"num_points": 106, "img_size": 64}'
-    python bench/theta_estimators.py --space hourglass_seg --space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
+    python bench/theta_estimators.py --space pfld_fbnet \
+        --supernet ckpt_save/supernet/checkpoint_last.pth
+    python bench/theta_estimators.py --space mbv2_landmark --batch 16 \
+        --space_kwargs '{"num_points": 106, "img_size": 64}'
+    python bench/theta_estimators.py --space hourglass_seg --batch 16 \
+        --space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
 Writes output/bench/theta_estimators_<space>.json; the last line printed is the summary.
 """

@@ -20,8 +20,9 @@ COST_MODES = ("mul", "add", "target")
 TARGET_LOW = 0.9
 # the band a target-mode search derives its architecture in (see Supernet.derive)
 TARGET_BAND = (0.85, 1.0)
-# target: the penalty is α x relative overrun; the hinge only acts on samples over budget,
-# so it must outweigh the noisy straight-through task gradient (α 5 did not bind in tests).
+# target: the penalty is α x the relative distance outside [TARGET_LOW, 1] x budget; it only
+# acts on samples outside the band, so it must outweigh the noisy task gradient (α 5 did not
+# bind in tests of the single-path search).
 DEFAULT_ALPHA = {"mul": 0.2, "add": 0.2, "target": 50.0}
 # mul: LAT is expressed in units where the reference costs MUL_SCALE, where FBNet's µs
 # latencies sat, so α and β keep FBNet's meaning (latency elasticity β/log(LAT) ≈ 0.07);

@@ -169,14 +169,18 @@ class LatencyTable:
             costs[label] = values.view(-1, n_in, n_out) if _searched(info) else values
         return costs
 
+    def op_costs(self) -> dict[str, list[float]]:
+        """Per op slot, each candidate's cost averaged over the width grid (when searched)."""
+        return {label: (c.flatten(1).mean(1) if c.dim() > 1 else c).tolist()
+                for label, c in self.slot_costs().items()}
+
     def corner(self, dearest: bool) -> dict[str, str]:
         """The cheapest (or dearest) architecture by the entries: per op slot the candidate
         with the lowest (highest) cost, averaged over the width grid; per width slot the
         narrowest (widest) multiplier."""
         pick = max if dearest else min
         choices = {}
-        for label, c in self.slot_costs().items():
-            per_op = (c.flatten(1).mean(1) if c.dim() > 1 else c).tolist()
+        for label, per_op in self.op_costs().items():
             choices[label] = self.slots[label]["candidates"][per_op.index(pick(per_op))]
         choices.update({label: pick(slot.candidates, key=float)
                         for label, slot in self.width_slots.items()})

@@ -141,8 +141,10 @@ class Supernet(nn.Module):
                 for label, logits in self.arch.items()}
         seen = {}  # frozen choices -> latency
         for _ in range(2 * sum(len(c) for c in self.candidates.values())):
-            key = tuple(choices.items())
-            latency = seen[key] = seen[key] if key in seen else predict(choices)
+            state = tuple(choices.items())
+            if state not in seen:
+                seen[state] = predict(choices)
+            latency = seen[state]
             if low <= latency <= high:
                 return choices
             best = None
@@ -156,9 +158,9 @@ class Supernet(nn.Module):
                     if moved == 0 or (moved > 0) == (latency > high):
                         continue
                     loss = logp[label][current] - logp[label][index]
-                    key = (not low <= latency + moved <= high, loss / abs(moved))
-                    if best is None or key < best[0]:
-                        best = (key, trial)
+                    rank = (not low <= latency + moved <= high, loss / abs(moved))
+                    if best is None or rank < best[0]:
+                        best = (rank, trial)
             if best is None:
                 break
             choices = best[1]

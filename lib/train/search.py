@@ -173,8 +173,8 @@ class Searcher(Trainer):
         if not self.theta_trains(self.epoch):
             return postfix
         # one pass over the θ part per epoch, spread evenly over the weight steps
-        n_theta, n_weights = len(self.theta), len(self.batches)
-        for _ in range((self.batch + 1) * n_theta // n_weights - self.batch * n_theta // n_weights):
+        n_theta, n_weights, b = len(self.theta), len(self.batches), self.batch
+        for _ in range((b + 1) * n_theta // n_weights - b * n_theta // n_weights):
             theta_batch = [t.to(self.device) for t in next(self.theta_batches)]
             self.theta_steps += 1
             parts = self.theta_step(theta_batch, tau)
@@ -236,8 +236,8 @@ class Searcher(Trainer):
         self.train(writer)
         writer.close()
         arch = self.arch()
-        return SearchResult(arch, arch["meta"]["predicted"], self.lut.unit, self.task.metric, self.best,
-                            self.out_dir,
+        return SearchResult(arch, arch["meta"]["predicted"], self.lut.unit, self.task.metric,
+                            self.best, self.out_dir,
                             {k: v.detach().cpu() for k, v in self.model.arch.items()})
 
     def end_epoch(self, writer) -> None:
@@ -296,16 +296,15 @@ class Searcher(Trainer):
         """Per op slot: Kendall τ between θ and -latency (1: θ ranks candidates purely by
         cost) and the epoch's mean task and cost gradient norms on θ."""
         lines = []
-        for label, cost in self.costs.items():
-            latency = (cost.flatten(1).mean(1) if cost.dim() > 1 else cost).tolist()
+        for label, latency in self.lut.op_costs().items():
             tau = kendall_tau(self.model.arch[label].detach().tolist(), [-c for c in latency])
             task, cost_norm, steps = self.grad_norms.pop(label, (0.0, 0.0, 1))
             task, cost_norm = task / steps, cost_norm / steps
             writer.add_scalar(f"theta_vs_latency/{label}", tau, epoch)
             writer.add_scalars(f"theta_grad/{label}", {"task": task, "cost": cost_norm}, epoch)
             lines.append(f"  {label:<20} {tau:+.2f}  {task:.2e}  {cost_norm:.2e}")
-        log.info("epoch %d θ per slot: Kendall τ(θ, -latency), mean |task grad|, |cost grad|\n%s",
-                 epoch + 1, "\n".join(lines))
+        log.info("epoch %d θ per slot: Kendall τ(θ, -latency), mean |task grad|, "
+                 "|cost grad|\n%s", epoch + 1, "\n".join(lines))
 
 
 def run_search(cfg: SearchConfig) -> SearchResult:

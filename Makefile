@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo compare datatang mbv2 hourglass spaces_real test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
+.PHONY: demo compare datatang mbv2 hourglass spaces_real vs_random vs_random_datatang \
+	vs_random_hourglass test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,9 +45,10 @@ compare: $(STAMP)
 # Real data: prepare ../shared/data/datatang106 (Datatang JSON), search, retrain the searched
 # subnet and the hand-designed PFLD baseline at the same budget, evaluate both on test.
 DT := ckpt_save/datatang
+DT_PREP := $(RUN)/prepare_data.py --dataset datatang --data_root ../shared/data/datatang106 \
+	--out data/datatang106
 datatang: $(STAMP)
-	$(RUN)/prepare_data.py --dataset datatang --data_root ../shared/data/datatang106 \
-		--out data/datatang106
+	$(DT_PREP)
 	$(RUN)/train.py --config configs/datatang_search.yaml
 	$(RUN)/retrain.py --supernet $(DT)/supernet/checkpoint_last.pth \
 		--config configs/datatang_retrain.yaml
@@ -106,6 +108,23 @@ spaces_real: $(STAMP)
 	$(call space_run,ckpt_save/mbv2_fs,output/mbv2_fs,--config configs/mbv2_real_search.yaml,\
 		--config configs/mbv2_real_retrain.yaml,$(MB_BASE),mbv2_1.0,,\
 		--dataset jd106 --data_root data/facesynthetics70)
+
+# Searched vs random architectures of the same LUT latency, all trained from scratch with one
+# recipe, plus one-shot ranking and the hand-designed baselines (bench/search_vs_random.py;
+# sizes are recorded in the JSON). Each writes output/bench/search_vs_random_<space>_<data>.*
+VSR := $(BIN)/python bench/search_vs_random.py
+vs_random: $(STAMP)
+	$(VSR) --limit_train 1500 --epochs 12
+
+vs_random_datatang: $(STAMP)
+	$(DT_PREP)
+	$(VSR) --search_config configs/datatang_search.yaml \
+		--retrain_config configs/datatang_retrain.yaml --epochs 30
+
+vs_random_hourglass: $(STAMP)
+	$(VSR) --search_config configs/hourglass_search.yaml \
+		--retrain_config configs/hourglass_retrain.yaml --limit_train 1000 --epochs 8 \
+		--baseline_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -61,6 +61,22 @@ def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
     return median_ms(lambda: session.run(None, feed), warmup, runs)
 
 
+def time_ort_round_robin(graphs: dict[str, tuple[bytes, list[int]]], rounds: int = 5,
+                         runs: int = 100, warmup: int = 10, threads: int = 1) -> dict:
+    """Per name, one median (ms) per round of ``(ONNX bytes, input shape)`` graphs timed in
+    turn, round after round, each round in a fresh session: a drift of the machine's speed
+    during the run hits every model alike instead of whichever was timed then, and the
+    per-round values show the noise next to the figure."""
+    times = {name: [] for name in graphs}
+    for _ in range(rounds):
+        for name, (graph, shape) in graphs.items():
+            session = ort_session(graph, threads)
+            feed = {session.get_inputs()[0].name:
+                    np.random.default_rng(0).random(shape, dtype=np.float32)}
+            times[name].append(median_ms(lambda: session.run(None, feed), warmup, runs))
+    return times
+
+
 def time_mnn(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
              runs: int = 200) -> float:
     from .mnn import MNNRunner, convert_onnx_to_mnn, mnn_available

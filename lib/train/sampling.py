@@ -26,6 +26,14 @@ FIELDS = ["arch_id", "choices", "predicted", "unit", "params", "macs", "metric",
           "on_front"]
 
 
+def one_shot_score(supernet, arch: dict, task, calib, val, calib_batches: int = 8):
+    """``(validation metric, model)`` of ``arch`` with the supernet's weights, BatchNorm
+    re-estimated on ``calib_batches`` batches of ``calib``: how the supernet ranks it."""
+    model = inherited_subnet(supernet, arch)
+    recalibrate_bn(model, calib, "cpu", calib_batches)
+    return task.evaluate(model, val, "cpu")[task.metric], model
+
+
 def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: int = 8,
                    batch_size: int = 64, data_root=None, limit_val=None,
                    progress: bool = True) -> list[dict]:
@@ -43,15 +51,13 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
     rows = []
     for index, choices in enumerate(tqdm(unique, desc="score subnets", disable=not progress)):
         arch = {"space": ckpt["space"], "space_kwargs": kwargs, "choices": choices}
-        model = inherited_subnet(supernet, arch)
-        recalibrate_bn(model, calib, "cpu", calib_batches)
-        metrics = task.evaluate(model, val, "cpu")
+        score, model = one_shot_score(supernet, arch, task, calib, val, calib_batches)
         macs, _ = count_macs(DeployView(model), [1, 3, task.img_size, task.img_size])
         rows.append({"arch_id": "argmax" if index == 0 else f"sample{index}",
                      "choices": choices, "predicted": lut.predict(choices), "unit": lut.unit,
                      "params": sum(p.numel() for n, p in model.named_parameters()
                                    if not n.startswith("aux.")),
-                     "macs": macs, "metric": task.metric, "val": metrics[task.metric]})
+                     "macs": macs, "metric": task.metric, "val": score})
     sign = -1 if task.higher_is_better else 1
     front = pareto_front([(r["predicted"], sign * r["val"]) for r in rows])
     for row, flag in zip(rows, front):

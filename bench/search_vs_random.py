@@ -315,7 +315,7 @@ def summarise(args, search, retrain, task, searched, windows, rows, taus, datase
             "mode": searched[name]["mode"], "seed": searched[name]["seed"],
             "choices": searched[name]["choices"], "predicted": searched[name]["predicted"],
             "ms": scratch[name]["ms"], metric: mine, "random_n": len(randoms),
-            "random_draws": window["draws"], "random_mean": mean, "random_ci95": [low, high],
+            "random": window["random"], "random_draws": window["draws"], "random_mean": mean, "random_ci95": [low, high],
             "random_median": median, "random_ms": [scratch[a]["ms"] for a in window["random"]],
             "percentile": percentile_among(mine, randoms, task.higher_is_better),
             "better_than_median": (mine > median) if task.higher_is_better else (mine < median),

@@ -183,3 +183,30 @@ def test_corners_are_the_cheapest_and_dearest_architectures():
     for _ in range(5):  # MACs are exact, so no architecture lies outside the corners
         choices = random_choices(table.slots, rng)
         assert table.predict(low) <= table.predict(choices) <= table.predict(high)
+
+
+def test_mean_ci95_and_percentile_among():
+    """The t interval of a textbook sample, and the percentile's tie and direction rules."""
+    from lib.latency.ranking import mean_ci95, percentile_among
+
+    mean, low, high = mean_ci95([1, 2, 3, 4, 5])  # sd 1.5811, t(4) 2.776
+    assert mean == 3 and high - mean == pytest.approx(2.776 * 1.5811388 / 5 ** 0.5, rel=1e-5)
+    assert mean - low == pytest.approx(high - mean)
+    assert mean_ci95([0.5]) == (0.5, 0.5, 0.5)
+    errors = [0.10, 0.20, 0.30, 0.40]
+    assert percentile_among(0.05, errors, higher_is_better=False) == 100
+    assert percentile_among(0.20, errors, higher_is_better=False) == 62.5  # 2 beaten, 1 tie
+    assert percentile_among(0.20, errors, higher_is_better=True) == 37.5  # 1 beaten, 1 tie
+    with pytest.raises(ValueError):
+        percentile_among(0.1, [], higher_is_better=False)
+
+
+def test_round_robin_timing_gives_each_model_one_value_per_round():
+    from lib.latency.measure import export_onnx_bytes, time_ort_round_robin
+
+    shape = [1, 3, 8, 8]
+    graphs = {name: (export_onnx_bytes(torch.nn.Conv2d(3, ch, 3), shape), shape)
+              for name, ch in (("small", 4), ("large", 64))}
+    times = time_ort_round_robin(graphs, rounds=3, runs=5, warmup=1)
+    assert list(times) == ["small", "large"]
+    assert all(len(v) == 3 and min(v) > 0 for v in times.values())

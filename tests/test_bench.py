@@ -1,0 +1,38 @@
+"""The benches run end to end at toy sizes (their numbers are meaningless here)."""
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_search_vs_random_end_to_end(tmp_path):
+    """Two target searches, a budget search for the baseline, matched random architectures,
+    scratch and inherited trainings, one-shot scores and round-robin timing: every row is
+    there, every random architecture is inside its window, the summary is well-formed."""
+    cmd = [sys.executable, str(ROOT / "bench" / "search_vs_random.py"), "--seeds", "0", "1",
+           "--random", "2", "--inherit", "1", "--no_mul", "--baselines", "pfld_mbv3_small",
+           "--search_epochs", "2", "--warmup_epochs", "1", "--epochs", "1",
+           "--limit_train", "64", "--limit_val", "32", "--rounds", "2", "--runs", "3",
+           "--runs_dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "out" / "search_vs_random_pfld_fbnet_synthetic.json"
+    result = json.loads(out.read_text())
+    assert out.with_suffix(".png").stat().st_size > 0
+    summary = result["summary"]
+    assert 0 <= summary["percentile_mean"] <= 100
+    assert -1 <= summary["kendall_tau_oneshot"] <= 1
+    assert set(summary["kendall_tau_per_supernet"]) == {"target_s0", "target_s1"}
+    rows = {r["run"]: r for r in result["rows"]}
+    assert set(result["searches"]) == {"target_s0", "target_s1"}
+    for name, search in result["searches"].items():
+        assert search["random_n"] == 2
+        for arch in search["random"]:
+            assert abs(rows[arch]["predicted"] / search["predicted"] - 1) <= 0.05 + 1e-9
+            assert rows[arch]["choices"] != search["choices"]
+        assert len(search["inherited"]) == 2  # the searched one and one random one
+    # the baseline is slower than the whole space: a search at the space's dearest budget
+    assert any(r["kind"] == "budget" for r in rows.values())
+    assert all(len(r["ms_rounds"]) == 2 and r["ms"] > 0 for r in rows.values())
+    assert sum(r["init"] == "inherited" for r in rows.values()) == 4

@@ -114,12 +114,12 @@ spaces_real: $(STAMP)
 # sizes are recorded in the JSON). Each writes output/bench/search_vs_random_<space>_<data>.*
 VSR := $(BIN)/python bench/search_vs_random.py
 vs_random: $(STAMP)
-	$(VSR) --limit_train 1500 --epochs 12
+	$(VSR) --search_config configs/demo.yaml --retrain_config configs/vs_random_retrain.yaml
 
 vs_random_datatang: $(STAMP)
 	$(DT_PREP)
 	$(VSR) --search_config configs/datatang_search.yaml \
-		--retrain_config configs/datatang_retrain.yaml --epochs 30
+		--retrain_config configs/datatang_retrain.yaml
 
 vs_random_hourglass: $(STAMP)
 	$(VSR) --search_config configs/hourglass_search.yaml \

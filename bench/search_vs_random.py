@@ -81,15 +81,6 @@ def parse_args():
                         help="space kwargs for the baselines (JSON), e.g. the searched input "
                              "size; a baseline of the searched space and kwargs is priced by "
                              "the LUT and scored one-shot like the others")
-    parser.add_argument("--search_epochs", type=int, default=None,
-                        help="override the search config's epochs")
-    parser.add_argument("--warmup_epochs", type=int, default=None,
-                        help="override the search config's warm-up cap")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="override the retrain config's epochs (every model)")
-    parser.add_argument("--limit_train", type=int, default=None,
-                        help="training faces for every search and training (default: all)")
-    parser.add_argument("--limit_val", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=5, help="round-robin timing rounds")
     parser.add_argument("--runs", type=int, default=100, help="timed runs per model per round")
     parser.add_argument("--calib_batches", type=int, default=8,
@@ -105,13 +96,8 @@ def configs(args):
     search = parse_config(SearchConfig, ["--config", args.search_config])
     retrain = parse_config(RetrainConfig, ["--config", args.retrain_config, "--arch", "-",
                                            "--from_scratch"])  # arch set per model
-    limits = {"limit_train": args.limit_train, "limit_val": args.limit_val, "progress": False,
-              "auto_resume": True}
-    overrides = {k: v for k, v in (("epochs", args.search_epochs),
-                                   ("warmup_epochs", args.warmup_epochs)) if v is not None}
-    search = replace(search, **limits, **overrides)
-    search.validate()
-    retrain = replace(retrain, **limits, **({"epochs": args.epochs} if args.epochs else {}))
+    common = {"progress": False, "auto_resume": True}
+    search, retrain = replace(search, **common), replace(retrain, **common)
     if (search.dataset, search.data_root) != (retrain.dataset, retrain.data_root):
         raise SystemExit(f"{args.search_config} and {args.retrain_config} name different data")
     return search, retrain
@@ -244,7 +230,7 @@ def main():
                      task.metric: test_score(ckpt, retrain, task.metric)}
 
     # 4. one-shot scores of every trained architecture of the space, by each target supernet
-    splits = task.splits(args.limit_train, args.limit_val, 0)
+    splits = task.splits(retrain.limit_train, retrain.limit_val, 0)
     calib = DataLoader(splits["train"], search.batch_size, shuffle=True,
                        generator=torch.Generator().manual_seed(0))
     val = DataLoader(splits["val"], search.batch_size)
@@ -333,8 +319,9 @@ def summarise(args, search, retrain, task, searched, windows, rows, taus, datase
                   "search_epochs": search.epochs, "warmup": search.warmup,
                   "warmup_epochs": search.warmup_epochs, "train_epochs": retrain.epochs,
                   "lr": retrain.lr, "batch_size": retrain.batch_size, "augment": retrain.augment,
-                  "train_seed": retrain.seed, "limit_train": args.limit_train,
-                  "limit_val": args.limit_val, "target": args.target,
+                  "train_seed": retrain.seed, "search_limit_train": search.limit_train,
+                  "limit_train": retrain.limit_train, "limit_val": retrain.limit_val,
+                  "target": args.target,
                   "tolerance": args.tolerance, "random_per_search": args.random,
                   "inherit": args.inherit, "timing_rounds": args.rounds,
                   "timing_runs": args.runs, "calib_batches": args.calib_batches},

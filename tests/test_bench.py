@@ -10,12 +10,15 @@ def test_search_vs_random_end_to_end(tmp_path):
     """Two target searches, a budget search for the baseline, matched random architectures,
     scratch and inherited trainings, one-shot scores and round-robin timing: every row is
     there, every random architecture is inside its window, the summary is well-formed."""
+    tiny = "dataset: synthetic\nlimit_train: 64\nlimit_val: 32\nbatch_size: 32\n"
+    (tmp_path / "search.yaml").write_text(tiny + "epochs: 2\nwarmup_epochs: 1\n")
+    (tmp_path / "retrain.yaml").write_text(tiny + "epochs: 1\n")
     cmd = [sys.executable, str(ROOT / "bench" / "search_vs_random.py"), "--seeds", "0", "1",
-           "--random", "2", "--inherit", "1", "--no_mul", "--baselines", "pfld_mbv3_small",
-           "--search_epochs", "2", "--warmup_epochs", "1", "--epochs", "1",
-           "--limit_train", "64", "--limit_val", "32", "--rounds", "2", "--runs", "3",
-           "--runs_dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+           "--search_config", tmp_path / "search.yaml", "--retrain_config",
+           tmp_path / "retrain.yaml", "--random", "2", "--inherit", "1", "--no_mul",
+           "--baselines", "pfld_mbv3_small", "--rounds", "2", "--runs", "3",
+           "--runs_dir", tmp_path / "runs", "--out", tmp_path / "out"]
+    done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "out" / "search_vs_random_pfld_fbnet_synthetic.json"
     result = json.loads(out.read_text())

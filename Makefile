@@ -122,8 +122,8 @@ vs_random_datatang: $(STAMP)
 		--retrain_config configs/datatang_retrain.yaml
 
 vs_random_hourglass: $(STAMP)
-	$(VSR) --search_config configs/hourglass_search.yaml \
-		--retrain_config configs/hourglass_retrain.yaml --limit_train 1000 --epochs 8 \
+	$(VSR) --search_config configs/vs_random_hourglass_search.yaml \
+		--retrain_config configs/vs_random_hourglass_retrain.yaml --target 1.384 \
 		--baseline_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
 test: $(STAMP)

@@ -31,6 +31,7 @@ import argparse
 import json
 import logging
 import random
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -179,8 +180,9 @@ def main():
     if not args.no_mul:
         runs.append((f"mul_s{args.seeds[0]}", dict(mode="mul", seed=args.seeds[0])))
     low, high = lut.bounds()
-    for budget in sorted({round(min(max(budget_of(lut, a, space, kwargs), low), high), 3)
-                          for a in baselines.values()}):
+    budgets = {round(min(max(budget_of(lut, a, space, kwargs), low), high), 3)
+               for a in baselines.values()} - {args.target}  # the target searches cover that
+    for budget in sorted(budgets):
         runs.append((f"budget{budget:g}_s{args.seeds[0]}",
                      dict(mode="target", target_ms=budget, seed=args.seeds[0])))
     searched = {}
@@ -293,17 +295,24 @@ def summarise(args, search, retrain, task, searched, windows, rows, taus, datase
         mine = scratch[name][metric]
         randoms = [scratch[a][metric] for a in window["random"]]
         mean, low, high = mean_ci95(randoms)
-        median = sorted(randoms)[len(randoms) // 2] if len(randoms) % 2 else \
-            sum(sorted(randoms)[len(randoms) // 2 - 1:len(randoms) // 2 + 1]) / 2
+        median = statistics.median(randoms)
+        own = scratch[name].get("one_shot", {})  # the target searches' supernets' scores
         inherited = {r["arch"]: r[metric] for r in rows.values()
                      if r["init"] == "inherited" and r["run"].startswith(f"inherit_{name}_")}
         per_search[name] = {
             "mode": searched[name]["mode"], "seed": searched[name]["seed"],
             "choices": searched[name]["choices"], "predicted": searched[name]["predicted"],
             "ms": scratch[name]["ms"], metric: mine, "random_n": len(randoms),
-            "random": window["random"], "random_draws": window["draws"], "random_mean": mean, "random_ci95": [low, high],
+            "random": window["random"], "random_draws": window["draws"],
+            "random_mean": mean, "random_ci95": [low, high],
             "random_median": median, "random_ms": [scratch[a]["ms"] for a in window["random"]],
             "percentile": percentile_among(mine, randoms, task.higher_is_better),
+            # where the search's own supernet puts its pick among the same random ones: low
+            # here means θ missed what the supernet prefers, high here but low above means
+            # the supernet's preference does not survive training
+            "one_shot_percentile": percentile_among(
+                own[name], [scratch[a]["one_shot"][name] for a in window["random"]],
+                task.higher_is_better) if name in own else None,
             "better_than_median": (mine > median) if task.higher_is_better else (mine < median),
             "inherited": inherited}
     target = [v for k, v in per_search.items() if k.startswith("target")]
@@ -334,16 +343,17 @@ def summarise(args, search, retrain, task, searched, windows, rows, taus, datase
 
 def table(result: dict, metric: str) -> str:
     lines = [f"| search | arch (LUT ms) | measured ms | {metric} scratch | random mean [95 % CI] "
-             f"(n) | percentile | {metric} inherited: searched / random |",
+             f"(n) | percentile (one-shot) | {metric} inherited: searched / random |",
              "|---|---|---|---|---|---|---|"]
     for name, s in result["searches"].items():
         inherited = s["inherited"]
         inh = (f"{inherited.get(name, float('nan')):.4f} / " + ", ".join(
             f"{v:.4f}" for k, v in inherited.items() if k != name)) if inherited else "-"
+        one_shot = "-" if s["one_shot_percentile"] is None else f"{s['one_shot_percentile']:.0f}"
         lines.append(f"| {name} | {', '.join(s['choices'].values())} ({s['predicted']:.3f}) | "
                      f"{s['ms']:.3f} | {s[metric]:.4f} | {s['random_mean']:.4f} "
                      f"[{s['random_ci95'][0]:.4f}, {s['random_ci95'][1]:.4f}] ({s['random_n']}) "
-                     f"| {s['percentile']:.0f} | {inh} |")
+                     f"| {s['percentile']:.0f} ({one_shot}) | {inh} |")
     lines += ["", "| model | init | LUT ms | measured ms (rounds) | " + metric + " test |",
               "|---|---|---|---|---|"]
     for r in result["rows"]:

@@ -10,6 +10,7 @@ import platform
 import random
 import statistics
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -126,7 +127,7 @@ class LatencyTable:
     def unit(self) -> str:
         return self.metadata["unit"]
 
-    @property
+    @cached_property
     def width_slots(self) -> dict[str, WidthSlot]:
         return {label: WidthSlot.from_info(label, info)
                 for label, info in self.slots.items() if info.get("kind") == "width"}
@@ -160,7 +161,13 @@ class LatencyTable:
     def slot_costs(self) -> dict[str, torch.Tensor]:
         """Per op slot, the cost of each candidate in candidate order (for the expected cost):
         ``[op]``, or ``[op, in grid, out grid]`` for a block between searched widths; entries
-        times :attr:`scale`."""
+        times :attr:`scale`. (A new dict of the shared, read-only tensors.)"""
+        return dict(self._slot_costs)
+
+    @cached_property
+    def _slot_costs(self) -> dict[str, torch.Tensor]:
+        # built once: predict() runs per architecture, and rejection sampling calls it
+        # hundreds of thousands of times (the table does not change after loading)
         costs = {}
         for label, info in _op_slots(self.slots).items():
             values = self.scale * torch.tensor([self.entries[key]["value"] for *_, key in

@@ -119,7 +119,7 @@ vs_random: $(STAMP)
 vs_random_datatang: $(STAMP)
 	$(DT_PREP)
 	$(VSR) --search_config configs/datatang_search.yaml \
-		--retrain_config configs/datatang_retrain.yaml
+		--retrain_config configs/vs_random_datatang_retrain.yaml
 
 vs_random_hourglass: $(STAMP)
 	$(VSR) --search_config configs/vs_random_hourglass_search.yaml \

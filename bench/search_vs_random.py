@@ -15,7 +15,8 @@
 3. Trains every architecture and the baselines from scratch with the retraining recipe (same
    epochs, data, augmentation, lr, seed) and scores the best-validation checkpoint on the test
    split. Per target seed, the searched one and --inherit of its random ones are also trained
-   from that search's supernet weights.
+   from that search's supernet weights; the first seed's pick and its first random match are
+   also trained with --noise_seeds other seeds (the training noise every comparison carries).
 4. One-shot scores: each target search's supernet scores every architecture of the space that
    was trained (inherited weights, BatchNorm re-estimated, validation split); Kendall τ against
    the trained test scores, over all and within the best 20 %.
@@ -86,6 +87,9 @@ def parse_args():
     parser.add_argument("--runs", type=int, default=100, help="timed runs per model per round")
     parser.add_argument("--calib_batches", type=int, default=8,
                         help="batches that re-estimate BatchNorm for a one-shot score")
+    parser.add_argument("--noise_seeds", type=int, default=2,
+                        help="the first target search's pick and its first random match are "
+                             "also trained with this many other seeds: the training noise")
     parser.add_argument("--no_mul", action="store_true", help="skip the mul-mode search")
     parser.add_argument("--runs_dir", default="ckpt_save/vs_random",
                         help="searches and trainings go to <runs_dir>/<space>_<dataset>/")
@@ -214,15 +218,21 @@ def main():
         save_arch(arch, files[name])
         if in_space(arch, space, kwargs):
             archs[name] = arch["choices"]
-    jobs = [(name, name, None) for name in files]
-    for name in (n for n in searched if n.startswith("target")):
+    jobs = [(name, name, None, retrain.seed) for name in files]
+    targets = [n for n in searched if n.startswith("target")]
+    for name in targets:
         for model in [name, *windows[name]["random"][:args.inherit]]:
-            jobs.append((f"inherit_{name}_{model}", model, searched[name]["supernet"]))
+            jobs.append((f"inherit_{name}_{model}", model, searched[name]["supernet"],
+                         retrain.seed))
+    for seed in range(retrain.seed + 1, retrain.seed + 1 + args.noise_seeds):
+        for model in [targets[0], windows[targets[0]]["random"][0]]:
+            jobs.append((f"{model}_seed{seed}", model, None, seed))
     rows = {}
-    for index, (run, model, supernet) in enumerate(jobs):
+    for index, (run, model, supernet, seed) in enumerate(jobs):
         log.info("training %d/%d: %s", index + 1, len(jobs), run)
-        ckpt = train(retrain, root / "runs", run, files[model], supernet)
-        rows[run] = {"run": run, "arch": model, "init": "inherited" if supernet else "scratch",
+        ckpt = train(replace(retrain, seed=seed), root / "runs", run, files[model], supernet)
+        init = "inherited" if supernet else "scratch" if seed == retrain.seed else "reseeded"
+        rows[run] = {"run": run, "arch": model, "init": init, "train_seed": seed,
                      "supernet": str(supernet) if supernet else None,
                      "kind": ("baseline" if model in baselines else "random"
                               if model.startswith("random") else model.split("_")[0].rstrip(
@@ -315,6 +325,11 @@ def summarise(args, search, retrain, task, searched, windows, rows, taus, datase
                 task.higher_is_better) if name in own else None,
             "better_than_median": (mine > median) if task.higher_is_better else (mine < median),
             "inherited": inherited}
+    noise = {}  # per architecture trained with several seeds: its scores and their spread
+    for r in rows.values():
+        if r["init"] == "reseeded":
+            noise.setdefault(r["arch"], [scratch[r["arch"]][metric]]).append(r[metric])
+    noise = {arch: {"scores": v, "sd": statistics.stdev(v)} for arch, v in noise.items()}
     target = [v for k, v in per_search.items() if k.startswith("target")]
     percentile_mean = sum(v["percentile"] for v in target) / len(target)
     wins = sum(v["better_than_median"] for v in target)
@@ -332,11 +347,12 @@ def summarise(args, search, retrain, task, searched, windows, rows, taus, datase
                   "limit_train": retrain.limit_train, "limit_val": retrain.limit_val,
                   "target": args.target,
                   "tolerance": args.tolerance, "random_per_search": args.random,
-                  "inherit": args.inherit, "timing_rounds": args.rounds,
+                  "inherit": args.inherit, "noise_seeds": args.noise_seeds,
+                  "timing_rounds": args.rounds,
                   "timing_runs": args.runs, "calib_batches": args.calib_batches},
         "summary": {"percentile_mean": percentile_mean, "seeds_better_than_median": wins,
                     "kendall_tau_oneshot": tau, "kendall_tau_oneshot_top20": tau_top,
-                    "kendall_tau_per_supernet": taus,
+                    "kendall_tau_per_supernet": taus, "training_noise": noise,
                     "goal_met": wins >= need and percentile_mean >= 75 and tau >= 0.5},
         "searches": per_search, "rows": list(rows.values()), "machine": _common.machine()}
 
@@ -354,6 +370,9 @@ def table(result: dict, metric: str) -> str:
                      f"{s['ms']:.3f} | {s[metric]:.4f} | {s['random_mean']:.4f} "
                      f"[{s['random_ci95'][0]:.4f}, {s['random_ci95'][1]:.4f}] ({s['random_n']}) "
                      f"| {s['percentile']:.0f} ({one_shot}) | {inh} |")
+    for arch, n in result["summary"]["training_noise"].items():
+        lines.append(f"\nTraining noise, {arch} with {len(n['scores'])} seeds: "
+                     f"{', '.join(f'{v:.4f}' for v in n['scores'])} (sd {n['sd']:.4f})")
     lines += ["", "| model | init | LUT ms | measured ms (rounds) | " + metric + " test |",
               "|---|---|---|---|---|"]
     for r in result["rows"]:

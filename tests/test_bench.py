@@ -15,7 +15,8 @@ def test_search_vs_random_end_to_end(tmp_path):
     (tmp_path / "retrain.yaml").write_text(tiny + "epochs: 1\n")
     cmd = [sys.executable, str(ROOT / "bench" / "search_vs_random.py"), "--seeds", "0", "1",
            "--search_config", tmp_path / "search.yaml", "--retrain_config",
-           tmp_path / "retrain.yaml", "--random", "2", "--inherit", "1", "--no_mul",
+           tmp_path / "retrain.yaml", "--random", "2", "--inherit", "1",
+           "--noise_seeds", "1", "--no_mul",
            "--baselines", "pfld_mbv3_small", "--rounds", "2", "--runs", "3",
            "--runs_dir", tmp_path / "runs", "--out", tmp_path / "out"]
     done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=ROOT, timeout=600)
@@ -39,3 +40,6 @@ def test_search_vs_random_end_to_end(tmp_path):
     assert any(r["kind"] == "budget" for r in rows.values())
     assert all(len(r["ms_rounds"]) == 2 and r["ms"] > 0 for r in rows.values())
     assert sum(r["init"] == "inherited" for r in rows.values()) == 4
+    noise = summary["training_noise"]  # target_s0's pick and its first random one, 2 seeds
+    assert len(noise) == 2 and all(len(n["scores"]) == 2 for n in noise.values())
+    assert {r["train_seed"] for r in rows.values() if r["init"] == "reseeded"} == {1}

@@ -32,7 +32,6 @@ import argparse
 import json
 import logging
 import random
-import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,12 +39,10 @@ import _common
 import torch
 from torch.utils.data import DataLoader
 
-from lib.latency import kendall_tau
 from lib.atomic import atomic_write_text
-from lib.latency import time_ort
+from lib.latency import kendall_tau, time_ort
 from lib.latency.lut import random_choices
 from lib.latency.measure import export_onnx_bytes, time_ort_round_robin
-from lib.latency.ranking import mean_ci95, percentile_among
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
 from lib.train import RetrainConfig, SearchConfig, parse_config, run_retrain, run_search
@@ -54,6 +51,7 @@ from lib.train.models import subnet_from_checkpoint, supernet_from_checkpoint
 from lib.train.sampling import one_shot_score
 from lib.train.search import resolve_lut
 from lib.train.tasks import make_task
+from vs_random_report import plot, summarise, table
 
 log = logging.getLogger("vs_random")
 ARCHS = _common.ROOT / "lib" / "spaces" / "archs"
@@ -152,270 +150,181 @@ def budget_of(lut, arch: dict, space: str, kwargs: dict) -> float:
     return time_ort(DeployView(build_subnet(arch).eval()), [1, 3, size, size])
 
 
-def train(retrain, root: Path, name: str, arch_file: Path, supernet: Path | None = None) -> Path:
-    run_retrain(replace(retrain, arch=str(arch_file), supernet=str(supernet) if supernet else None,
-                        from_scratch=supernet is None, snapshot=str(root), name=name))
-    return root / name / "checkpoint_best.pth"
+class Bench:
+    """One dataset's run; each phase reads what the ones before it left on ``self``."""
 
+    def __init__(self, args):
+        self.args = args
+        self.search, self.retrain = configs(args)
+        self.space, self.kwargs = self.search.space, self.search.space_kwargs_full()
+        root = self.search.data_root
+        self.dataset = Path(root).name if root else self.search.dataset
+        self.root = _common.ROOT / args.runs_dir / f"{self.space}_{self.dataset}"
+        self.lut = resolve_lut(self.search.lut, self.space, self.kwargs)
+        self.task = make_task(self.space, self.kwargs, self.search.dataset, root)
+        self.rng = random.Random(1234)  # the target (when not given) and the random draws
+        if args.target is None:
+            sample = sorted(self.lut.predict(random_choices(self.lut.slots, self.rng))
+                            for _ in range(4000))
+            args.target = round(sample[len(sample) // 2], 3)
+        self.baselines = baseline_archs(args, self.space, self.kwargs)
 
-def test_score(ckpt: Path, retrain, metric: str) -> float:
-    return evaluate(ckpt, retrain.dataset, retrain.data_root, "test", runs=1)[metric]
+    def targets(self) -> list[str]:
+        return [name for name in self.searched if name.startswith("target")]
+
+    def run_searches(self) -> None:
+        args, seed = self.args, self.args.seeds[0]
+        runs = [(f"target_s{s}", dict(mode="target", target_ms=args.target, seed=s))
+                for s in args.seeds]
+        if not args.no_mul:
+            runs.append((f"mul_s{seed}", dict(mode="mul", seed=seed)))
+        low, high = self.lut.bounds()
+        budgets = {round(min(max(budget_of(self.lut, a, self.space, self.kwargs), low), high), 3)
+                   for a in self.baselines.values()} - {args.target}  # the targets cover that
+        runs += [(f"budget{b:g}_s{seed}", dict(mode="target", target_ms=b, seed=seed))
+                 for b in sorted(budgets)]
+        self.searched = {}
+        for name, flags in runs:
+            log.info("search %s (%s)", name, flags)
+            result = run_search(replace(self.search, snapshot=str(self.root / name), **flags))
+            self.searched[name] = {"choices": result.arch["choices"],
+                                   "predicted": result.predicted, **flags,
+                                   "supernet": result.out_dir / "checkpoint_last.pth"}
+
+    def draw_random(self) -> None:
+        """Random architectures at each search's LUT latency (not for the budget searches)."""
+        self.pool, self.windows = [], {}
+        for name, info in self.searched.items():
+            if not name.startswith("budget"):
+                picked, draws = draw_matched(self.lut, self.pool, info["predicted"], self.args,
+                                             self.rng, info["choices"])
+                self.windows[name] = {"random": [f"random_{i:03d}" for i in picked],
+                                      "draws": draws}
+
+    def arch_files(self) -> dict[str, Path]:
+        """Writes every architecture file; ``self.archs`` keeps those of the space."""
+        self.archs = {name: info["choices"] for name, info in self.searched.items()}
+        self.archs.update({f"random_{i:03d}": c for i, c in enumerate(self.pool)})
+        folder, files = self.root / "archs", {}
+        for name, choices in self.archs.items():
+            files[name] = folder / f"{name}.json"
+            save_arch(make_arch(self.space, self.kwargs, choices,
+                                predicted=self.lut.predict(choices)), files[name])
+        for name, arch in self.baselines.items():
+            files[name] = folder / f"{name}.json"
+            save_arch(arch, files[name])
+            if in_space(arch, self.space, self.kwargs):
+                self.archs[name] = arch["choices"]
+        return files
+
+    def jobs(self, files) -> list[tuple]:
+        """(run, architecture, supernet or None, training seed): every architecture and
+        baseline from scratch, the inherited controls, the reseeded runs."""
+        seed = self.retrain.seed
+        jobs = [(name, name, None, seed) for name in files]
+        for name in self.targets():
+            for model in [name, *self.windows[name]["random"][:self.args.inherit]]:
+                jobs.append((f"inherit_{name}_{model}", model, self.searched[name]["supernet"],
+                             seed))
+        first = self.targets()[0]
+        for other in range(seed + 1, seed + 1 + self.args.noise_seeds):
+            for model in [first, self.windows[first]["random"][0]]:
+                jobs.append((f"{model}_seed{other}", model, None, other))
+        return jobs
+
+    def train_all(self) -> None:
+        files = self.arch_files()
+        jobs = self.jobs(files)
+        self.rows = {}
+        for index, (run, model, supernet, seed) in enumerate(jobs):
+            log.info("training %d/%d: %s", index + 1, len(jobs), run)
+            cfg = replace(self.retrain, seed=seed, arch=str(files[model]),
+                          supernet=str(supernet) if supernet else None,
+                          from_scratch=supernet is None, snapshot=str(self.root / "runs"),
+                          name=run)
+            run_retrain(cfg)
+            ckpt = self.root / "runs" / run / "checkpoint_best.pth"
+            init = "inherited" if supernet else "scratch" if seed == self.retrain.seed \
+                else "reseeded"
+            kind = ("baseline" if model in self.baselines else "random"
+                    if model.startswith("random") else model.split("_")[0].rstrip("0123456789."))
+            choices = self.archs.get(model)
+            self.rows[run] = {
+                "run": run, "arch": model, "init": init, "train_seed": seed, "kind": kind,
+                "supernet": str(supernet) if supernet else None, "choices": choices,
+                "predicted": self.lut.predict(choices) if choices else None,
+                "checkpoint": str(ckpt), self.task.metric: evaluate(
+                    ckpt, cfg.dataset, cfg.data_root, "test", runs=1)[self.task.metric]}
+
+    def one_shot(self) -> None:
+        """Each target search's supernet scores every architecture of the space trained from
+        scratch; Kendall τ against the trained scores, over all and the best 20 %."""
+        splits = self.task.splits(self.retrain.limit_train, self.retrain.limit_val, 0)
+        calib = DataLoader(splits["train"], self.search.batch_size, shuffle=True,
+                           generator=torch.Generator().manual_seed(0))
+        val = DataLoader(splits["val"], self.search.batch_size)
+        scratch = [r for r in self.rows.values() if r["init"] == "scratch" and r["choices"]]
+        trained = [r[self.task.metric] for r in scratch]
+        best = sorted(range(len(scratch)), key=lambda i: trained[i],
+                      reverse=self.task.higher_is_better)[:max(2, round(0.2 * len(scratch)))]
+        self.taus = {}
+        for name in self.targets():
+            supernet, _ = supernet_from_checkpoint(self.searched[name]["supernet"])
+            for r in scratch:
+                arch = make_arch(self.space, self.kwargs, r["choices"])
+                r.setdefault("one_shot", {})[name] = one_shot_score(
+                    supernet, arch, self.task, calib, val, self.args.calib_batches)[0]
+            scores = [r["one_shot"][name] for r in scratch]
+            self.taus[name] = {"all": kendall_tau(scores, trained),
+                               "top20": kendall_tau([scores[i] for i in best],
+                                                    [trained[i] for i in best]),
+                               "n": len(scratch), "n_top": len(best)}
+            log.info("one-shot vs trained, %s supernet: Kendall τ %.3f (best 20 %%: %.3f)",
+                     name, self.taus[name]["all"], self.taus[name]["top20"])
+
+    def time_models(self) -> None:
+        """Every distinct trained network, round robin in this process."""
+        graphs = {}
+        for r in self.rows.values():
+            if r["init"] == "scratch":
+                model, arch, _ = subnet_from_checkpoint(r["checkpoint"])
+                size = arch["space_kwargs"].get("img_size", self.kwargs["img_size"])
+                shape = [1, 3, size, size]
+                graphs[r["arch"]] = (export_onnx_bytes(DeployView(model.eval()), shape), shape)
+        log.info("timing %d models, %d rounds round robin", len(graphs), self.args.rounds)
+        times = time_ort_round_robin(graphs, self.args.rounds, self.args.runs)
+        for r in self.rows.values():
+            r["ms_rounds"] = times[r["arch"]]
+            r["ms"] = min(r["ms_rounds"])
+
+    def write(self) -> None:
+        result = summarise(self)
+        out = _common.ROOT / self.args.out / f"search_vs_random_{self.space}_{self.dataset}.json"
+        png, md = out.with_suffix(".png"), out.with_suffix(".md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        plot(png, self.rows, self.task, self.args.target)
+        md.write_text(table(result, self.task.metric))
+        atomic_write_text(out, json.dumps({**result, "plot": str(png), "table": str(md)},
+                                          indent=1) + "\n")
+        print(md.read_text())
+        print(f"wrote {out}, {md} and {png}")
+        s = result["summary"]
+        print(f"search vs random {self.space} {self.dataset}: percentile mean "
+              f"{s['percentile_mean']:.0f}, better than the random median in "
+              f"{s['seeds_better_than_median']}/{len(self.targets())} seeds, one-shot Kendall "
+              f"τ {s['kendall_tau_oneshot']:.2f}; goal {'met' if s['goal_met'] else 'NOT met'}")
 
 
 def main():
-    args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    search, retrain = configs(args)
-    space, kwargs = search.space, search.space_kwargs_full()
-    dataset = Path(search.data_root).name if search.data_root else search.dataset
-    root = _common.ROOT / args.runs_dir / f"{space}_{dataset}"
-    lut = resolve_lut(search.lut, space, kwargs)
-    task = make_task(space, kwargs, search.dataset, search.data_root)
-    rng = random.Random(1234)
-    if args.target is None:
-        sample = sorted(lut.predict(random_choices(lut.slots, rng)) for _ in range(4000))
-        args.target = round(sample[len(sample) // 2], 3)
-    baselines = baseline_archs(args, space, kwargs)
-
-    # 1. searches
-    runs = [(f"target_s{s}", dict(mode="target", target_ms=args.target, seed=s))
-            for s in args.seeds]
-    if not args.no_mul:
-        runs.append((f"mul_s{args.seeds[0]}", dict(mode="mul", seed=args.seeds[0])))
-    low, high = lut.bounds()
-    budgets = {round(min(max(budget_of(lut, a, space, kwargs), low), high), 3)
-               for a in baselines.values()} - {args.target}  # the target searches cover that
-    for budget in sorted(budgets):
-        runs.append((f"budget{budget:g}_s{args.seeds[0]}",
-                     dict(mode="target", target_ms=budget, seed=args.seeds[0])))
-    searched = {}
-    for name, flags in runs:
-        log.info("search %s (%s)", name, flags)
-        result = run_search(replace(search, snapshot=str(root / name), **flags))
-        searched[name] = {"choices": result.arch["choices"], "predicted": result.predicted,
-                          "supernet": root / name / "supernet" / "checkpoint_last.pth", **flags}
-
-    # 2. random architectures at matched LUT latency
-    pool, windows = [], {}
-    for name, info in searched.items():
-        if name.startswith("budget"):
-            continue
-        picked, draws = draw_matched(lut, pool, info["predicted"], args, rng, info["choices"])
-        windows[name] = {"random": [f"random_{i:03d}" for i in picked], "draws": draws}
-
-    # 3. training: every architecture of the space and the baselines from scratch, then the
-    # inherited runs
-    archs = {name: info["choices"] for name, info in searched.items()}
-    archs.update({f"random_{i:03d}": c for i, c in enumerate(pool)})
-    arch_dir = root / "archs"
-    files = {}
-    for name, choices in archs.items():
-        files[name] = arch_dir / f"{name}.json"
-        save_arch(make_arch(space, kwargs, choices, predicted=lut.predict(choices)), files[name])
-    for name, arch in baselines.items():
-        files[name] = arch_dir / f"{name}.json"
-        save_arch(arch, files[name])
-        if in_space(arch, space, kwargs):
-            archs[name] = arch["choices"]
-    jobs = [(name, name, None, retrain.seed) for name in files]
-    targets = [n for n in searched if n.startswith("target")]
-    for name in targets:
-        for model in [name, *windows[name]["random"][:args.inherit]]:
-            jobs.append((f"inherit_{name}_{model}", model, searched[name]["supernet"],
-                         retrain.seed))
-    for seed in range(retrain.seed + 1, retrain.seed + 1 + args.noise_seeds):
-        for model in [targets[0], windows[targets[0]]["random"][0]]:
-            jobs.append((f"{model}_seed{seed}", model, None, seed))
-    rows = {}
-    for index, (run, model, supernet, seed) in enumerate(jobs):
-        log.info("training %d/%d: %s", index + 1, len(jobs), run)
-        ckpt = train(replace(retrain, seed=seed), root / "runs", run, files[model], supernet)
-        init = "inherited" if supernet else "scratch" if seed == retrain.seed else "reseeded"
-        rows[run] = {"run": run, "arch": model, "init": init, "train_seed": seed,
-                     "supernet": str(supernet) if supernet else None,
-                     "kind": ("baseline" if model in baselines else "random"
-                              if model.startswith("random") else model.split("_")[0].rstrip(
-                                  "0123456789.")),
-                     "choices": archs.get(model), "predicted": lut.predict(archs[model])
-                     if model in archs else None, "checkpoint": str(ckpt),
-                     task.metric: test_score(ckpt, retrain, task.metric)}
-
-    # 4. one-shot scores of every trained architecture of the space, by each target supernet
-    splits = task.splits(retrain.limit_train, retrain.limit_val, 0)
-    calib = DataLoader(splits["train"], search.batch_size, shuffle=True,
-                       generator=torch.Generator().manual_seed(0))
-    val = DataLoader(splits["val"], search.batch_size)
-    scratch = [r for r in rows.values() if r["init"] == "scratch" and r["choices"]]
-    taus = {}
-    for name in (n for n in searched if n.startswith("target")):
-        supernet, _ = supernet_from_checkpoint(searched[name]["supernet"])
-        for r in scratch:
-            arch = make_arch(space, kwargs, r["choices"])
-            r.setdefault("one_shot", {})[name] = one_shot_score(
-                supernet, arch, task, calib, val, args.calib_batches)[0]
-        trained = [r[task.metric] for r in scratch]
-        one_shot = [r["one_shot"][name] for r in scratch]
-        top = sorted(range(len(scratch)), key=lambda i: trained[i],
-                     reverse=task.higher_is_better)[:max(2, round(0.2 * len(scratch)))]
-        taus[name] = {"all": kendall_tau(one_shot, trained),
-                      "top20": kendall_tau([one_shot[i] for i in top],
-                                           [trained[i] for i in top]), "n": len(scratch),
-                      "n_top": len(top)}
-        log.info("one-shot vs trained, %s supernet: Kendall τ %.3f (best 20 %%: %.3f)", name,
-                 taus[name]["all"], taus[name]["top20"])
-
-    # 5. measured latency, round robin over every distinct model
-    graphs = {}
-    for r in rows.values():
-        if r["init"] == "scratch":
-            model, arch, _ = subnet_from_checkpoint(r["checkpoint"])
-            size = arch["space_kwargs"].get("img_size", kwargs["img_size"])
-            shape = [1, 3, size, size]
-            graphs[r["arch"]] = (export_onnx_bytes(DeployView(model.eval()), shape), shape)
-    log.info("timing %d models, %d rounds round robin", len(graphs), args.rounds)
-    times = time_ort_round_robin(graphs, args.rounds, args.runs)
-    for r in rows.values():
-        r["ms_rounds"] = times[r["arch"]]
-        r["ms"] = min(r["ms_rounds"])
-
-    result = summarise(args, search, retrain, task, searched, windows, rows, taus, dataset)
-    name = f"search_vs_random_{space}_{dataset}"
-    out = _common.ROOT / args.out / f"{name}.json"
-    png, md = out.with_suffix(".png"), out.with_suffix(".md")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plot(png, rows, task, args.target)
-    md.write_text(table(result, task.metric))
-    atomic_write_text(out, json.dumps({**result, "plot": str(png), "table": str(md)},
-                                      indent=1) + "\n")
-    print(md.read_text())
-    print(f"wrote {out}, {md} and {png}")
-    s = result["summary"]
-    print(f"search vs random {space} {dataset}: percentile mean {s['percentile_mean']:.0f}, "
-          f"better than the random median in {s['seeds_better_than_median']}/{len(args.seeds)} "
-          f"seeds, one-shot Kendall τ {s['kendall_tau_oneshot']:.2f}; goal "
-          f"{'met' if s['goal_met'] else 'NOT met'}")
-
-
-def summarise(args, search, retrain, task, searched, windows, rows, taus, dataset) -> dict:
-    metric = task.metric
-    scratch = {r["arch"]: r for r in rows.values() if r["init"] == "scratch"}
-    per_search = {}
-    for name, window in windows.items():
-        mine = scratch[name][metric]
-        randoms = [scratch[a][metric] for a in window["random"]]
-        mean, low, high = mean_ci95(randoms)
-        median = statistics.median(randoms)
-        own = scratch[name].get("one_shot", {})  # the target searches' supernets' scores
-        inherited = {r["arch"]: r[metric] for r in rows.values()
-                     if r["init"] == "inherited" and r["run"].startswith(f"inherit_{name}_")}
-        per_search[name] = {
-            "mode": searched[name]["mode"], "seed": searched[name]["seed"],
-            "choices": searched[name]["choices"], "predicted": searched[name]["predicted"],
-            "ms": scratch[name]["ms"], metric: mine, "random_n": len(randoms),
-            "random": window["random"], "random_draws": window["draws"],
-            "random_mean": mean, "random_ci95": [low, high],
-            "random_median": median, "random_ms": [scratch[a]["ms"] for a in window["random"]],
-            "percentile": percentile_among(mine, randoms, task.higher_is_better),
-            # where the search's own supernet puts its pick among the same random ones: low
-            # here means θ missed what the supernet prefers, high here but low above means
-            # the supernet's preference does not survive training
-            "one_shot_percentile": percentile_among(
-                own[name], [scratch[a]["one_shot"][name] for a in window["random"]],
-                task.higher_is_better) if name in own else None,
-            "better_than_median": (mine > median) if task.higher_is_better else (mine < median),
-            "inherited": inherited}
-    noise = {}  # per architecture trained with several seeds: its scores and their spread
-    for r in rows.values():
-        if r["init"] == "reseeded":
-            noise.setdefault(r["arch"], [scratch[r["arch"]][metric]]).append(r[metric])
-    noise = {arch: {"scores": v, "sd": statistics.stdev(v)} for arch, v in noise.items()}
-    target = [v for k, v in per_search.items() if k.startswith("target")]
-    percentile_mean = sum(v["percentile"] for v in target) / len(target)
-    wins = sum(v["better_than_median"] for v in target)
-    tau = sum(t["all"] for t in taus.values()) / len(taus)
-    tau_top = sum(t["top20"] for t in taus.values()) / len(taus)
-    need = min(2, len(target))
-    return {
-        "bench": "search_vs_random", "space": search.space, "dataset": dataset,
-        "metric": metric, "higher_is_better": task.higher_is_better,
-        "sizes": {"search_config": args.search_config, "retrain_config": args.retrain_config,
-                  "search_epochs": search.epochs, "warmup": search.warmup,
-                  "warmup_epochs": search.warmup_epochs, "train_epochs": retrain.epochs,
-                  "lr": retrain.lr, "batch_size": retrain.batch_size, "augment": retrain.augment,
-                  "train_seed": retrain.seed, "search_limit_train": search.limit_train,
-                  "limit_train": retrain.limit_train, "limit_val": retrain.limit_val,
-                  "target": args.target,
-                  "tolerance": args.tolerance, "random_per_search": args.random,
-                  "inherit": args.inherit, "noise_seeds": args.noise_seeds,
-                  "timing_rounds": args.rounds,
-                  "timing_runs": args.runs, "calib_batches": args.calib_batches},
-        "summary": {"percentile_mean": percentile_mean, "seeds_better_than_median": wins,
-                    "kendall_tau_oneshot": tau, "kendall_tau_oneshot_top20": tau_top,
-                    "kendall_tau_per_supernet": taus, "training_noise": noise,
-                    "goal_met": wins >= need and percentile_mean >= 75 and tau >= 0.5},
-        "searches": per_search, "rows": list(rows.values()), "machine": _common.machine()}
-
-
-def table(result: dict, metric: str) -> str:
-    lines = [f"| search | arch (LUT ms) | measured ms | {metric} scratch | random mean [95 % CI] "
-             f"(n) | percentile (one-shot) | {metric} inherited: searched / random |",
-             "|---|---|---|---|---|---|---|"]
-    for name, s in result["searches"].items():
-        inherited = s["inherited"]
-        inh = (f"{inherited.get(name, float('nan')):.4f} / " + ", ".join(
-            f"{v:.4f}" for k, v in inherited.items() if k != name)) if inherited else "-"
-        one_shot = "-" if s["one_shot_percentile"] is None else f"{s['one_shot_percentile']:.0f}"
-        lines.append(f"| {name} | {', '.join(s['choices'].values())} ({s['predicted']:.3f}) | "
-                     f"{s['ms']:.3f} | {s[metric]:.4f} | {s['random_mean']:.4f} "
-                     f"[{s['random_ci95'][0]:.4f}, {s['random_ci95'][1]:.4f}] ({s['random_n']}) "
-                     f"| {s['percentile']:.0f} ({one_shot}) | {inh} |")
-    for arch, n in result["summary"]["training_noise"].items():
-        lines.append(f"\nTraining noise, {arch} with {len(n['scores'])} seeds: "
-                     f"{', '.join(f'{v:.4f}' for v in n['scores'])} (sd {n['sd']:.4f})")
-    lines += ["", "| model | init | LUT ms | measured ms (rounds) | " + metric + " test |",
-              "|---|---|---|---|---|"]
-    for r in result["rows"]:
-        if r["init"] == "scratch" and r["kind"] != "random":
-            predicted = f"{r['predicted']:.3f}" if r["predicted"] is not None else "-"
-            lines.append(f"| {r['run']} | {r['init']} | {predicted} | {r['ms']:.3f} "
-                         f"({min(r['ms_rounds']):.3f}-{max(r['ms_rounds']):.3f}) | "
-                         f"{r[metric]:.4f} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot(path: Path, rows: dict, task, target: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    styles = {"random": dict(c="0.6", marker="o", label="random (matched LUT latency)"),
-              "target": dict(c="tab:red", marker="*", s=120, label=f"searched, target {target:g}"),
-              "mul": dict(c="tab:orange", marker="P", s=80, label="searched, mul"),
-              "budget": dict(c="tab:purple", marker="D", label="searched, baseline's budget"),
-              "baseline": dict(c="tab:blue", marker="s", label="hand-designed")}
-    for kind, style in styles.items():
-        pts = [r for r in rows.values() if r["kind"] == kind and r["init"] == "scratch"]
-        if pts:
-            ax.scatter([r["ms"] for r in pts], [r[task.metric] for r in pts], **style)
-    inherited = [r for r in rows.values() if r["init"] == "inherited"]
-    if inherited:
-        ms = {r["arch"]: r["ms"] for r in rows.values() if r["init"] == "scratch"}
-        ax.scatter([ms[r["arch"]] for r in inherited], [r[task.metric] for r in inherited],
-                   facecolors="none", edgecolors="k", label="inherited weights (same archs)")
-    for r in rows.values():
-        if r["kind"] == "baseline":
-            ax.annotate(r["arch"], (r["ms"], r[task.metric]), fontsize=7,
-                        textcoords="offset points", xytext=(4, 4))
-    ax.set(xscale="log", xlabel="measured latency, ms (onnxruntime, 1 thread, round robin)",
-           ylabel=f"test {task.metric}, trained")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    bench = Bench(parse_args())
+    bench.run_searches()
+    bench.draw_random()
+    bench.train_all()
+    bench.one_shot()
+    bench.time_models()
+    bench.write()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ def test_search_vs_random_end_to_end(tmp_path):
            "--noise_seeds", "1", "--no_mul",
            "--baselines", "pfld_mbv3_small", "--rounds", "2", "--runs", "3",
            "--runs_dir", tmp_path / "runs", "--out", tmp_path / "out"]
-    done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=ROOT, timeout=600)
+    done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "out" / "search_vs_random_pfld_fbnet_synthetic.json"
     result = json.loads(out.read_text())

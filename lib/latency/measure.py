@@ -53,12 +53,18 @@ def ort_session(onnx_model: bytes, threads: int):
     return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
 
 
-def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
-             runs: int = 200) -> float:
-    session = ort_session(export_onnx_bytes(module, input_shape), threads)
+def _ort_median_ms(graph: bytes, input_shape, threads: int, warmup: int, runs: int) -> float:
+    """A fresh session of an ONNX graph, timed on a fixed random input."""
+    session = ort_session(graph, threads)
     feed = {session.get_inputs()[0].name:
             np.random.default_rng(0).random(input_shape, dtype=np.float32)}
     return median_ms(lambda: session.run(None, feed), warmup, runs)
+
+
+def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
+             runs: int = 200) -> float:
+    return _ort_median_ms(export_onnx_bytes(module, input_shape), input_shape, threads, warmup,
+                          runs)
 
 
 def time_ort_round_robin(graphs: dict[str, tuple[bytes, list[int]]], rounds: int = 5,
@@ -70,10 +76,7 @@ def time_ort_round_robin(graphs: dict[str, tuple[bytes, list[int]]], rounds: int
     times = {name: [] for name in graphs}
     for _ in range(rounds):
         for name, (graph, shape) in graphs.items():
-            session = ort_session(graph, threads)
-            feed = {session.get_inputs()[0].name:
-                    np.random.default_rng(0).random(shape, dtype=np.float32)}
-            times[name].append(median_ms(lambda: session.run(None, feed), warmup, runs))
+            times[name].append(_ort_median_ms(graph, shape, threads, warmup, runs))
     return times
 
 

@@ -38,6 +38,35 @@ def test_every_space_gets_a_lut_that_predicts_its_expected_cost(space):
         assert table.sum_entries(choices) <= macs * 1.001  # the blocks are part of the model
 
 
+def test_expected_cost_under_the_policy(space):
+    """θ's deterministic latency term: under uniform θ it is the table's reference (spaces
+    without widths: widths interpolate on the grid); under θ peaked on one architecture it is
+    that architecture's prediction; and it carries a gradient to every op slot whose
+    candidates differ in price."""
+    name, kwargs = space
+    table = check_lut(build_lut(name, kwargs, backend="flops", calib_archs=2, progress=False),
+                      name, kwargs)
+    net = Supernet(name, kwargs)
+    costs = table.slot_costs()
+    net.sample(1.0, torch.Generator().manual_seed(0))
+    cost = table.fixed["value"] + net.expected_cost(costs, net.policy())
+    if not net.width_slots:
+        assert float(cost) == pytest.approx(table.reference(), rel=1e-5)
+    cost.backward()
+    priced = [label for label, c in costs.items() if c.dim() == 1 and c.max() > c.min()]
+    assert all(net.arch[label].grad.abs().sum() > 0 for label in priced)
+    assert sum(float(logits.grad.abs().sum()) for logits in net.arch.values()) > 0
+    peak = net.sample_archs(1, torch.Generator().manual_seed(1))[0]
+    with torch.no_grad():
+        for label, logits in net.arch.items():
+            logits.copy_(torch.where(torch.arange(len(logits)) == net.candidates[label].index(
+                peak[label]), 30.0, 0.0))
+    net.sample(1.0, torch.Generator().manual_seed(2))  # the peak: widths take its channels
+    with torch.no_grad():
+        cost = table.fixed["value"] + float(net.expected_cost(costs, net.policy()))
+    assert cost == pytest.approx(table.predict(peak), rel=1e-5)
+
+
 def test_width_entries_are_measured_on_the_channel_grid():
     kwargs = dict(get_space("mbv2_landmark").tiny_kwargs)
     slots = trace_slots("mbv2_landmark", kwargs)

@@ -153,6 +153,29 @@ def test_metric_warmup_ends_when_the_trivial_predictor_is_beaten(faces, tmp_path
     assert "warm-up ends after epoch 1" in ends[0]
 
 
+def test_expected_latency_is_silent_inside_the_target_band(faces, tmp_path):
+    """With θ's expected latency inside the target band, the 'expected' cost term puts no
+    gradient on θ, so the task alone moves it; the Gumbel sample's ('sample') fires on the
+    steps whose sampled path lands outside the band."""
+    kwargs = {**get_space("pfld_fbnet").tiny_kwargs, **DATA_KWARGS["pfld_fbnet"]}
+    table = build_lut("pfld_fbnet", kwargs, backend="flops", calib_archs=1, progress=False)
+    table["fixed"]["value"] = 0.0  # the slots' spread, not the stem's constant
+    save_lut(table, tmp_path / "lut.json")
+    budget = load_lut(tmp_path / "lut.json", "pfld_fbnet", kwargs).reference() / 0.95
+    fired = {}
+    for latency in ("expected", "sample"):
+        cfg = _config(faces, tmp_path / latency, mode="target", lut=str(tmp_path / "lut.json"),
+                      target_ms=budget, latency=latency)
+        with distributed(cfg) as dist:
+            searcher = Searcher(cfg, dist)
+            fired[latency] = 0
+            for _, batch in zip(range(8), searcher.theta.forever()):
+                task, cost, parts = searcher.theta_gradients(batch, tau=1.0)
+                fired[latency] += any(g.abs().sum() > 0 for g in cost.values())
+                assert any(g.abs().sum() > 0 for g in task.values())
+    assert fired["expected"] == 0 and fired["sample"] > 0, fired
+
+
 def test_target_mode_spends_the_budget(faces, tmp_path):
     """For two budgets inside the space's range, the derived architecture's predicted latency
     lands within 85-100 % of the budget."""

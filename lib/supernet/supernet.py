@@ -46,6 +46,7 @@ class Supernet(nn.Module):
                                       for label, candidates in self.candidates.items()})
         self.sample_weights: dict[str, torch.Tensor] = {}
         self.grid_weights: dict[str, torch.Tensor] = {}
+        self.width_channels: dict[str, list[int]] = {}  # per width slot, under the sample
 
     # -- parameter groups (disjoint; each gets its own optimizer) --------------------------
     def weight_parameters(self):
@@ -91,7 +92,7 @@ class Supernet(nn.Module):
         LUT's channel grid are linear in its own sample weights, so both carry gradient.
         Hidden (expanded) channels of a block are masked by its input width times the
         expansion, so the masked supernet computes exactly the subnet the LUT prices."""
-        values, channels, self.grid_weights = {}, {}, {}
+        values, channels = {}, {}
         for label, slot in self.width_slots.items():
             w = weights[label]
             base = base_channels(slot, values)
@@ -99,8 +100,8 @@ class Supernet(nn.Module):
             values[label] = channels[label][indices[label]]
             self.masks[label].mask = self._width_mask(w, channels[label],
                                                       self.masks[label].channels)
-            self.grid_weights[label] = w @ torch.stack(
-                [interp_weights(self.grids[label], ch) for ch in channels[label]]).to(w)
+        self.width_channels = channels
+        self.grid_weights = self._grid_weights(weights)
         for label, op in self.mixed_ops.items():
             op.weights = weights[label]
             op.active = indices[label] if one_hot else None
@@ -112,6 +113,14 @@ class Supernet(nn.Module):
                     hidden.channels)
         self.sample_weights = weights
 
+    def _grid_weights(self, weights: dict) -> dict[str, torch.Tensor]:
+        """Each width slot's weights on the LUT's channel grid: linear in its ``weights``,
+        over the channel counts of the installed sample (a scaled width follows its base's
+        sampled width)."""
+        return {label: weights[label] @ torch.stack(
+                    [interp_weights(self.grids[label], ch) for ch in channels]).to(weights[label])
+                for label, channels in self.width_channels.items()}
+
     @staticmethod
     def _width_mask(w: torch.Tensor, channels: list[int], size: int) -> torch.Tensor:
         """``Σ_i w_i [c < channels_i]`` over ``size`` channels: linear in the sample weights."""
@@ -122,8 +131,6 @@ class Supernet(nn.Module):
         return self.net(x)
 
     # -- architecture -----------------------------------------------------------------------
-    def probabilities(self) -> dict[str, torch.Tensor]:
-        return {label: F.softmax(logits.detach(), dim=-1) for label, logits in self.arch.items()}
 
     def derive(self, predict=None, band: tuple[float, float] | None = None) -> dict[str, str]:
         """Argmax choice per slot. With ``predict`` (choices -> latency) and ``band`` (low,
@@ -180,21 +187,34 @@ class Supernet(nn.Module):
     def derived_arch(self, choices: dict | None = None, **meta) -> dict:
         return make_arch(self.space, self.space_kwargs, choices or self.derive(), **meta)
 
-    def expected_cost(self, costs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Σ_slot <sample weights, per-candidate cost>: differentiable in θ (fixed part not
-        included; the LUT adds it). A width-dependent slot's costs are ``[op, in grid, out
-        grid]``, contracted with the grid weights of its input and output width slots."""
+    def policy(self) -> dict[str, torch.Tensor]:
+        """softmax(θ) per slot, differentiable: the distribution that samples are drawn from
+        (the argmax of θ + Gumbel noise is distributed as softmax(θ) at any temperature)."""
+        return {label: F.softmax(logits, dim=-1) for label, logits in self.arch.items()}
+
+    def probabilities(self) -> dict[str, torch.Tensor]:
+        return {label: p.detach() for label, p in self.policy().items()}
+
+    def expected_cost(self, costs: dict[str, torch.Tensor],
+                      weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Σ_slot <weights, per-candidate cost>: differentiable in θ (fixed part not
+        included; the LUT adds it). ``weights``: the installed sample (default), or
+        ``policy()`` for the cost's expectation over the architecture distribution
+        (ProxylessNAS). A width-dependent slot's costs are ``[op, in grid, out grid]``,
+        contracted with the grid weights of its input and output width slots."""
         if not self.sample_weights:
             raise RuntimeError("expected_cost needs a sample: call sample() first")
+        grid = self.grid_weights if weights is None else self._grid_weights(weights)
+        weights = self.sample_weights if weights is None else weights
         total = 0.0
         for label, slot in self.slots.items():
-            w = self.sample_weights[label]
+            w = weights[label]
             cost = costs[label].to(w)
             if cost.dim() == 1:
                 total = total + (w * cost).sum()
             else:
                 one = torch.ones(1, device=w.device, dtype=w.dtype)
-                g_in = self.grid_weights[slot.in_width] if slot.in_width else one
-                g_out = self.grid_weights[slot.out_width] if slot.out_width else one
+                g_in = grid[slot.in_width] if slot.in_width else one
+                g_out = grid[slot.out_width] if slot.out_width else one
                 total = total + torch.einsum("o,i,j,oij->", w, g_in, g_out, cost)
         return total

@@ -200,7 +200,8 @@ class Searcher(Trainer):
         from a dense sample (every candidate's output); None for a skipped non-finite step."""
         self.model.sample(tau, self.gumbel_gen, dense=True)
         task = self.task.theta_loss(self.model, batch)
-        cost = self.lut.fixed["value"] + self.model.expected_cost(self.costs)
+        weights = self.model.policy() if self.cfg.latency == "expected" else None
+        cost = self.lut.fixed["value"] + self.model.expected_cost(self.costs, weights)
         task_value = task.detach().requires_grad_()
         loss, parts = self.cost_loss(task_value, cost)
         if self.finite(loss, "θ") is None:

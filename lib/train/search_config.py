@@ -11,6 +11,9 @@ from .run_config import RunOptions
 from .space_options import SpaceOptions
 
 WARMUP_MODES = ("metric", "epochs")
+# what θ's cost term prices: a sampled path is one draw of a quantity the LUT knows in
+# expectation; its noise made the target band's penalty fire on most steps (see README)
+LATENCY_ESTIMATES = ("expected", "sample")
 
 
 @dataclass
@@ -23,6 +26,10 @@ class SearchConfig(RunOptions, SpaceOptions):
                                         "a 2% overrun weighs as much as the task)")
     beta: float = option(0.6, "cost exponent β (mul, add)")
     target_ms: float | None = option(None, "latency budget in the LUT's unit (mode target)")
+    latency: str = option("expected", "θ's latency term: 'expected' (under softmax(θ), as "
+                                      "ProxylessNAS: deterministic, silent inside a target band) "
+                                      "or 'sample' (the Gumbel sample's, as FBNet)",
+                          choices=LATENCY_ESTIMATES)
     gumbel: str = option("hard", "hard: straight-through, one path runs; soft: all paths",
                          choices=GUMBEL_MODES)
     tau0: float = option(5.0, "initial Gumbel temperature")

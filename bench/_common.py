@@ -9,7 +9,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lib.atomic import atomic_write_text  # noqa: E402
-from lib.latency.lut import host_cpu  # noqa: E402
+from lib.latency import host_cpu  # noqa: E402
 
 
 def machine() -> dict:

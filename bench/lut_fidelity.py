@@ -22,8 +22,7 @@ import statistics
 
 import _common
 
-from lib.latency import default_lut_path, load_lut
-from lib.latency.lut import measure_arch, random_choices
+from lib.latency import default_lut_path, load_lut, measure_arch, random_choices
 from lib.latency.ranking import kendall_tau
 from lib.spaces import load_arch
 from lib.train.space_options import SpaceOptions

@@ -40,8 +40,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lib.atomic import atomic_write_text
-from lib.latency import kendall_tau, time_ort
-from lib.latency.lut import random_choices
+from lib.latency import kendall_tau, random_choices, resolve_lut, time_ort
 from lib.latency.measure import export_onnx_bytes, time_ort_round_robin
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
@@ -49,7 +48,6 @@ from lib.train import RetrainConfig, SearchConfig, parse_config, run_retrain, ru
 from lib.train.evaluation import evaluate
 from lib.train.models import subnet_from_checkpoint, supernet_from_checkpoint
 from lib.train.sampling import one_shot_score
-from lib.train.search import resolve_lut
 from lib.train.tasks import make_task
 from vs_random_report import plot, summarise, table
 

@@ -6,7 +6,8 @@ import torch
 
 from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, check_lut,
                          count_macs, default_lut_path, load_lut, save_lut, trace_slots)
-from lib.latency.lut import fit_fixed, random_choices
+from lib.latency import random_choices
+from lib.latency.build import fit_fixed
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
 from tests.conftest import ROOT

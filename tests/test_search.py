@@ -154,21 +154,27 @@ def test_metric_warmup_ends_when_the_trivial_predictor_is_beaten(faces, tmp_path
 
 
 def test_expected_latency_is_silent_inside_the_target_band(faces, tmp_path):
-    """With θ's expected latency inside the target band, the 'expected' cost term puts no
-    gradient on θ, so the task alone moves it; the Gumbel sample's ('sample') fires on the
-    steps whose sampled path lands outside the band."""
+    """θ starts with its expected latency in the middle of the target band, for a low and a
+    high budget; there the 'expected' cost term puts no gradient on θ, so the task alone
+    moves it. The Gumbel sample's ('sample') fires on the steps whose sampled path lands
+    outside the band."""
     kwargs = {**get_space("pfld_fbnet").tiny_kwargs, **DATA_KWARGS["pfld_fbnet"]}
     table = build_lut("pfld_fbnet", kwargs, backend="flops", calib_archs=1, progress=False)
     table["fixed"]["value"] = 0.0  # the slots' spread, not the stem's constant
     save_lut(table, tmp_path / "lut.json")
-    budget = load_lut(tmp_path / "lut.json", "pfld_fbnet", kwargs).reference() / 0.95
+    table = load_lut(tmp_path / "lut.json", "pfld_fbnet", kwargs)
+    low, high = table.bounds()
     fired = {}
-    for latency in ("expected", "sample"):
+    for latency, budget in (("expected", low + 0.2 * (high - low)),
+                            ("expected", low + 0.8 * (high - low)), ("sample", high)):
         cfg = _config(faces, tmp_path / latency, mode="target", lut=str(tmp_path / "lut.json"),
                       target_ms=budget, latency=latency)
         with distributed(cfg) as dist:
             searcher = Searcher(cfg, dist)
-            fired[latency] = 0
+            start = table.fixed["value"] + float(searcher.model.expected_cost(
+                searcher.costs, searcher.model.probabilities()))
+            assert start == pytest.approx(0.95 * budget, rel=1e-3)  # θ starts mid-band
+            fired.setdefault(latency, 0)
             for _, batch in zip(range(8), searcher.theta.forever()):
                 task, cost, parts = searcher.theta_gradients(batch, tau=1.0)
                 fired[latency] += any(g.abs().sum() > 0 for g in cost.values())

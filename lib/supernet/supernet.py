@@ -192,6 +192,35 @@ class Supernet(nn.Module):
         (the argmax of θ + Gumbel noise is distributed as softmax(θ) at any temperature)."""
         return {label: F.softmax(logits, dim=-1) for label, logits in self.arch.items()}
 
+    @torch.no_grad()
+    def start_at(self, costs: dict[str, torch.Tensor], goal: float) -> float:
+        """Set θ to the maximum-entropy distribution whose expected cost is ``goal`` (fixed
+        part excluded): ``θ = -λ c``, with ``c`` each candidate's marginal cost at uniform θ
+        (its own cost for a slot without searched widths) and ``λ`` found by bisection
+        (expected cost falls as λ grows). A goal outside the space's range ends at its
+        corner. Returns λ. Needs a sample installed (widths' channel counts follow it)."""
+        uniform = {label: torch.full_like(logits, 1 / len(logits)).requires_grad_()
+                   for label, logits in self.arch.items()}
+        with torch.enable_grad():
+            marginal = torch.autograd.grad(self.expected_cost(costs, uniform),
+                                           list(uniform.values()), allow_unused=True)
+        marginal = {label: (g if g is not None else torch.zeros_like(u)) - (
+            g.mean() if g is not None else 0) for (label, u), g in zip(uniform.items(), marginal)}
+        spread = max(float(g.abs().max()) for g in marginal.values()) or 1.0
+
+        def cost_at(lam: float) -> float:
+            weights = {label: F.softmax(-lam / spread * g, -1) for label, g in marginal.items()}
+            return float(self.expected_cost(costs, weights))
+
+        low, high = -100.0, 100.0  # λ x spread: softmax saturates well inside this
+        for _ in range(60):
+            mid = (low + high) / 2
+            low, high = (mid, high) if cost_at(mid) > goal else (low, mid)
+        lam = (low + high) / 2
+        for label, g in marginal.items():
+            self.arch[label].copy_(-lam / spread * g)
+        return lam / spread
+
     def probabilities(self) -> dict[str, torch.Tensor]:
         return {label: p.detach() for label, p in self.policy().items()}
 

@@ -13,12 +13,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..atomic import atomic_open
-from ..latency import count_macs
+from ..latency import count_macs, resolve_lut
 from ..spaces import DeployView
 from ..supernet import inherited_subnet
 from .models import supernet_from_checkpoint
 from .pareto import pareto_front
-from .search import resolve_lut
 from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from ..latency import (TARGET_BAND, CostLoss, LatencyTable, build_lut, check_lut,
-                       default_lut_path, kendall_tau, load_lut)
+from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, LatencyTable, kendall_tau, resolve_lut
 from ..spaces import full_kwargs, save_arch
 from ..supernet import Supernet, temperature
 from .batches import Batches, shard_loader
@@ -46,18 +45,6 @@ class SearchResult:
     theta: dict  # the final architecture logits, per slot
 
 
-def resolve_lut(spec: str, space: str, space_kwargs: dict) -> LatencyTable:
-    if spec == "flops":
-        lut = build_lut(space, space_kwargs, backend="flops", calib_archs=1, progress=False)
-        return check_lut(lut, space, space_kwargs, "flops table")
-    size = full_kwargs(space, space_kwargs)["img_size"]
-    path = default_lut_path(space, size) if spec == "auto" else Path(spec)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no LUT; build one with tools/build_lut.py or pass "
-                                "--lut flops")
-    return load_lut(path, space, space_kwargs)
-
-
 def split_theta(train, fraction: float, seed: int):
     """Disjoint (weight part, θ part) of the training set, seeded."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
@@ -71,7 +58,7 @@ class Searcher(Trainer):
     def __init__(self, cfg: SearchConfig, dist: Dist):
         super().__init__(cfg, dist, Path(cfg.snapshot) / "supernet")
         self.space_kwargs = cfg.space_kwargs_full()
-        self.lut = resolve_lut(cfg.lut, cfg.space, self.space_kwargs)
+        self.lut = resolve_lut(cfg.lut, cfg.space, self.space_kwargs, [cfg.snapshot])
         self.costs = {k: v.to(self.device) for k, v in self.lut.slot_costs().items()}
         self.cost_loss = CostLoss(cfg.mode, cfg.alpha, cfg.beta, self.lut.reference(),
                                   cfg.target_ms)
@@ -82,6 +69,13 @@ class Searcher(Trainer):
         self.theta = Batches(theta_part, cfg.batch_size, dist, cfg.seed + 1, drop_last=False)
         self.val_loader = shard_loader(splits["val"], cfg.batch_size, dist)
         self.model = Supernet(cfg.space, self.space_kwargs, cfg.gumbel).to(self.device)
+        if cfg.mode == "target":
+            # θ starts at the maximum-entropy distribution in the middle of the band: from
+            # uniform, the band's penalty spent the few θ steps of a short search on reaching
+            # it (τ(θ, -latency) 1.00 in every slot) before the task could move θ
+            self.model.sample(1.0, torch.Generator().manual_seed(cfg.seed))  # widths' channels
+            self.model.start_at(self.costs, (1 + TARGET_LOW) / 2 * cfg.target_ms
+                                - self.lut.fixed["value"])
         self.w_opt = torch.optim.Adam(self.model.weight_parameters(), cfg.lr, weight_decay=cfg.wd)
         self.w_sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.w_opt, cfg.epochs * len(self.batches))

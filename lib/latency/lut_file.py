@@ -1,0 +1,93 @@
+"""The LUT file: format version, where tables live, saving, and loading with checks
+against the space at hand."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..atomic import atomic_write_text
+from ..spaces.arch import jsonable
+from .slots import fingerprint, op_slots, slot_entries, trace_slots
+from .table import LatencyTable
+
+FORMAT = 1
+LUT_DIR = Path(__file__).resolve().parents[2] / "lut"
+
+
+class LUTMismatchError(ValueError):
+    def __init__(self, source, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{source}: LUT does not match the space:\n  " + "\n  ".join(problems))
+
+
+def default_lut_path(space: str, img_size: int, backend: str = "ort", threads: int = 1) -> Path:
+    return LUT_DIR / f"{space}_{img_size}_{backend}_t{threads}.json"
+
+
+def save_lut(lut: dict, path) -> None:
+    atomic_write_text(Path(path), json.dumps(lut, indent=1) + "\n")
+
+
+def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> LatencyTable:
+    """Validate a LUT dict against a space instance; raise LUTMismatchError listing problems."""
+    slots = trace_slots(space, space_kwargs)
+    meta = lut.get("metadata", {})
+    problems = []
+    if lut.get("format") != FORMAT:
+        problems.append(f"format {lut.get('format')!r}, expected {FORMAT}")
+    if meta.get("space") != space:
+        problems.append(f"built for space {meta.get('space')!r}, not {space!r}")
+    expected = fingerprint(space, space_kwargs, slots)
+    if meta.get("fingerprint") != expected:
+        problems.append(f"fingerprint {meta.get('fingerprint')!r} != space's {expected!r} "
+                        f"(LUT kwargs {meta.get('space_kwargs')}, space kwargs "
+                        f"{jsonable(space_kwargs)})")
+    entries = lut.get("entries", {})
+    missing = [key for label, info in op_slots(slots).items()
+               for *_, key in slot_entries(label, info, slots) if key not in entries]
+    problems += [f"missing entry {key}" for key in missing[:5]]
+    if len(missing) > 5:
+        problems.append(f"... and {len(missing) - 5} more missing entries")
+    if "value" not in lut.get("fixed", {}):
+        problems.append("missing the fixed-part cost")
+    if problems:
+        raise LUTMismatchError(source, problems)
+    return LatencyTable(meta, entries, lut["fixed"], slots)
+
+
+def load_lut(path, space: str, space_kwargs: dict | None = None) -> LatencyTable:
+    path = Path(path)
+    try:
+        lut = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read LUT: {exc}") from exc
+    return check_lut(lut, space, dict(space_kwargs or {}), str(path))
+
+
+def find_lut(space: str, space_kwargs: dict, folders=(), backend: str = "ort",
+             threads: int = 1) -> Path:
+    """The table for this space instance: the LUT in ``lut/`` (then in ``folders``) whose
+    fingerprint matches it, preferring ``backend`` with ``threads``. File names are not
+    trusted: two instances of a space at one image size share a default name."""
+    want = fingerprint(space, space_kwargs, trace_slots(space, space_kwargs))
+    matches, others = [], []
+    for folder in (LUT_DIR, *map(Path, folders)):
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            try:
+                meta = json.loads(path.read_text()).get("metadata", {})
+            except (OSError, ValueError, AttributeError):
+                continue  # not a LUT
+            if meta.get("fingerprint") == want:
+                matches.append((meta.get("backend") != backend, meta.get("threads") != threads,
+                                path))
+            elif meta.get("space"):
+                others.append(f"{path}: {meta['space']} {meta.get('space_kwargs')}")
+    if matches:
+        return min(matches)[2]
+    kwargs = json.dumps(jsonable(space_kwargs))
+    raise FileNotFoundError(
+        f"no LUT for {space} {kwargs} in {', '.join(map(str, (LUT_DIR, *folders)))}; "
+        + ("tables there are for:\n  " + "\n  ".join(others) + "\n" if others else "")
+        + f"build one on this machine with: python tools/build_lut.py --space {space} "
+          f"--space_kwargs '{kwargs}' --backend {backend} --threads {threads} "
+          f"(or pass --lut flops)")

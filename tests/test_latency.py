@@ -5,11 +5,14 @@ import pytest
 import torch
 
 from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, check_lut,
-                         count_macs, default_lut_path, load_lut, save_lut, trace_slots)
-from lib.latency import random_choices
+                         count_macs, default_lut_path, find_lut, load_lut, random_choices,
+                         resolve_lut, save_lut, trace_slots)
 from lib.latency.build import fit_fixed
+from lib.latency.lut_file import LUT_DIR
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
+from lib.train import SearchConfig
+from lib.train.config import parse_config
 from tests.conftest import ROOT
 
 TINY = dict(get_space("pfld_fbnet").tiny_kwargs)
@@ -148,6 +151,42 @@ def test_shipped_lut_matches_default_space():
     table = load_lut(default_lut_path("pfld_fbnet", 112), "pfld_fbnet",
                      {"num_points": 106, "img_size": 112})
     assert table.metadata["backend"] == "ort" and table.metadata["threads"] == 1
+
+
+SEARCH_CONFIGS = [ROOT / "configs" / "demo.yaml", *sorted((ROOT / "configs").glob("*search.yaml"))]
+
+
+@pytest.mark.parametrize("config", SEARCH_CONFIGS, ids=lambda p: p.stem)
+def test_lut_auto_finds_the_shipped_table_of_every_search_config(config):
+    """Every search the Makefile runs finds its table by fingerprint, whatever its file is
+    called (hourglass_seg's carries its cap in the name)."""
+    cfg = parse_config(SearchConfig, ["--config", str(config)])
+    kwargs = cfg.space_kwargs_full()
+    path = find_lut(cfg.space, kwargs)
+    assert path.parent == LUT_DIR and json.loads(path.read_text())["metadata"]["backend"] == "ort"
+    assert resolve_lut(cfg.lut, cfg.space, kwargs).metadata["space"] == cfg.space
+
+
+def test_lut_auto_refuses_a_space_without_a_table_and_says_what_to_do(tmp_path):
+    kwargs = {"img_size": 64, "cap": 16, "kernels": [3, 5]}
+    with pytest.raises(FileNotFoundError) as error:
+        resolve_lut("auto", "hourglass_seg", kwargs)
+    message = str(error.value)
+    assert "hourglass_seg_64_c32_ort_t1.json: hourglass_seg" in message  # what exists
+    assert "python tools/build_lut.py --space hourglass_seg --space_kwargs" in message
+    table = build_lut("hourglass_seg", kwargs, backend="flops", calib_archs=1, progress=False)
+    save_lut(table, tmp_path / "mine.json")  # a table in the run folder is found too
+    assert find_lut("hourglass_seg", kwargs, [tmp_path]) == tmp_path / "mine.json"
+
+
+def test_a_table_from_another_machine_warns_once(tmp_path, caplog):
+    lut = json.loads(default_lut_path("pfld_fbnet", 112).read_text())
+    lut["metadata"]["host_cpu"] = "Some Other CPU"
+    save_lut(lut, tmp_path / "other.json")
+    caplog.set_level("WARNING", logger="lib.latency.resolve")
+    resolve_lut(str(tmp_path / "other.json"), "pfld_fbnet", {"num_points": 106, "img_size": 112})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'Some Other CPU'" in warnings[0], warnings
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "lut").glob("*.json")), ids=lambda p: p.name)

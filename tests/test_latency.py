@@ -1,4 +1,6 @@
+import itertools
 import json
+import math
 import random
 
 import pytest
@@ -9,6 +11,7 @@ from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, ch
                          resolve_lut, save_lut, trace_slots)
 from lib.latency.build import fit_fixed
 from lib.latency.lut_file import LUT_DIR
+from lib.latency.relative import time_relative
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
 from lib.train import SearchConfig
@@ -279,3 +282,44 @@ def test_round_robin_timing_gives_each_model_one_value_per_round():
     times = time_ort_round_robin(graphs, rounds=3, runs=5, warmup=1)
     assert list(times) == ["small", "large"]
     assert all(len(v) == 3 and min(v) > 0 for v in times.values())
+
+
+def test_relative_timing_cancels_a_drifting_machine(monkeypatch):
+    """A machine whose speed swings ±40 % over a run (simulated: every timed burst is scaled
+    by a sine of its index, a full swing every 63 bursts): ratios to the reference timed beside each model recover the
+    models' true ratios, and a model with 30 % noise per round is timed for more rounds than
+    the steady ones until its interval is narrow enough."""
+    clock = itertools.count()
+    noise = random.Random(0)
+
+    def drifting_median(fn, warmup, runs):
+        return fn() * (1 + 0.4 * math.sin(next(clock) / 10))
+
+    monkeypatch.setattr("lib.latency.relative.median_ms", drifting_median)
+    costs = {"a": 1.0, "b": 2.0, "c": 3.0}
+    models = {name: (lambda c=c: lambda: c) for name, c in costs.items()}
+    models["noisy"] = lambda: lambda: 2.0 * noise.uniform(0.7, 1.3)
+    result, reference = time_relative(models, lambda: lambda: 1.5, precision=0.03,
+                                      max_rounds=40)
+    for name, cost in costs.items():
+        assert result[name].ratio == pytest.approx(cost / 1.5, rel=0.02), name
+        assert len(result[name].ratios) == 3  # steady: the minimum number of rounds
+    assert len(result["noisy"].ratios) > 3
+    low, high = result["noisy"].ci95
+    assert low < 2.0 * reference["ms"] / 1.5 < high
+    # timed without the reference, one model alone swings by more than c differs from b
+    plain = [drifting_median(lambda: 1.0, 0, 0) for _ in range(63)]
+    assert max(plain) / min(plain) > 1.5
+
+
+def test_relative_timing_on_onnxruntime():
+    from lib.latency.measure import export_onnx_bytes, ort_sessions
+
+    shape = [1, 3, 16, 16]
+    models = {name: ort_sessions(export_onnx_bytes(torch.nn.Conv2d(3, ch, 3), shape), shape)
+              for name, ch in (("small", 4), ("large", 128))}
+    reference = ort_sessions(export_onnx_bytes(torch.nn.Conv2d(3, 16, 3), shape), shape)
+    result, ref = time_relative(models, reference, warmup=2, runs=20, max_rounds=4)
+    assert result["large"].ms > result["small"].ms > 0 and ref["ms"] > 0
+    assert all(r.ci95[0] <= r.ms <= r.ci95[1] and 3 <= len(r.ratios) <= 4
+               for r in result.values())

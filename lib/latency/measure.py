@@ -53,18 +53,74 @@ def ort_session(onnx_model: bytes, threads: int):
     return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
 
 
-def _ort_median_ms(graph: bytes, input_shape, threads: int, warmup: int, runs: int) -> float:
-    """A fresh session of an ONNX graph, timed on a fixed random input."""
-    session = ort_session(graph, threads)
-    feed = {session.get_inputs()[0].name:
-            np.random.default_rng(0).random(input_shape, dtype=np.float32)}
-    return median_ms(lambda: session.run(None, feed), warmup, runs)
+def ort_sessions(graph: bytes, input_shape, threads: int = 1):
+    """A factory of fresh onnxruntime sessions of an ONNX graph; each call returns a
+    callable that runs the graph once on a fixed random input."""
+    x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
+
+    def fresh():
+        session = ort_session(graph, threads)
+        feed = {session.get_inputs()[0].name: x}
+        return lambda: session.run(None, feed)
+    return fresh
+
+
+def mnn_sessions(module: nn.Module, input_shape, threads: int = 1):
+    """A factory of fresh MNN sessions of ``module`` (converted once from its ONNX export);
+    each call returns a callable running ``runSession`` alone on a fixed input (see
+    ``MNNRunner.time_ms`` for why the host copies are left out)."""
+    from .mnn import MNNRunner, convert_onnx_to_mnn, mnn_available
+
+    if not mnn_available():
+        raise RuntimeError("the MNN backend needs the MNN package (pip install MNN)")
+    folder = tempfile.TemporaryDirectory()  # lives as long as the factory
+    onnx_path = Path(folder.name) / "model.onnx"
+    onnx_path.write_bytes(export_onnx_bytes(module, input_shape))
+    mnn_path = convert_onnx_to_mnn(onnx_path, Path(folder.name) / "model.mnn")
+    x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
+
+    def fresh(_keep=folder):
+        runner = MNNRunner(mnn_path, threads)
+        runner(x)
+        return lambda: runner.interpreter.runSession(runner.session)
+    return fresh
+
+
+def torch_sessions(module: nn.Module, input_shape, threads: int = 1):
+    """Eager torch: a "session" is the module itself, run with ``threads`` threads."""
+    module = module.eval()
+    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(0))
+
+    def run():
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                module(x)
+        finally:
+            torch.set_num_threads(previous)
+    return lambda: run
+
+
+def sessions_of(backend: str, module: nn.Module, input_shape, threads: int = 1):
+    """The session factory of ``module`` on a timing backend."""
+    if backend == "ort":
+        return ort_sessions(export_onnx_bytes(module, input_shape), input_shape, threads)
+    if backend == "mnn":
+        return mnn_sessions(module, input_shape, threads)
+    if backend == "torch":
+        return torch_sessions(module, input_shape, threads)
+    raise ValueError(f"timing backend must be one of ort, mnn, torch, got {backend!r}")
 
 
 def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
              runs: int = 200) -> float:
-    return _ort_median_ms(export_onnx_bytes(module, input_shape), input_shape, threads, warmup,
-                          runs)
+    return time_module("ort", module, input_shape, threads, warmup, runs)
+
+
+def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
+               runs: int = 200) -> float:
+    return time_module("torch", module, input_shape, threads, warmup, runs)
 
 
 def time_ort_round_robin(graphs: dict[str, tuple[bytes, list[int]]], rounds: int = 5,
@@ -73,25 +129,13 @@ def time_ort_round_robin(graphs: dict[str, tuple[bytes, list[int]]], rounds: int
     turn, round after round, each round in a fresh session: a drift of the machine's speed
     during the run hits every model alike instead of whichever was timed then, and the
     per-round values show the noise next to the figure."""
+    factories = {name: ort_sessions(graph, shape, threads)
+                 for name, (graph, shape) in graphs.items()}
     times = {name: [] for name in graphs}
     for _ in range(rounds):
-        for name, (graph, shape) in graphs.items():
-            times[name].append(_ort_median_ms(graph, shape, threads, warmup, runs))
+        for name, fresh in factories.items():
+            times[name].append(median_ms(fresh(), warmup, runs))
     return times
-
-
-def time_mnn(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
-             runs: int = 200) -> float:
-    from .mnn import MNNRunner, convert_onnx_to_mnn, mnn_available
-
-    if not mnn_available():
-        raise RuntimeError("the MNN backend needs the MNN package (pip install MNN)")
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx_path = Path(tmp) / "block.onnx"
-        onnx_path.write_bytes(export_onnx_bytes(module, input_shape))
-        runner = MNNRunner(convert_onnx_to_mnn(onnx_path, Path(tmp) / "block.mnn"), threads)
-        x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
-        return runner.time_ms(x, warmup, runs)
 
 
 def time_module(backend: str, module: nn.Module, input_shape, threads: int = 1,
@@ -100,24 +144,8 @@ def time_module(backend: str, module: nn.Module, input_shape, threads: int = 1,
     medians. On this machine a session lands, at random, in a fast mode or one about 30 %
     slower for the same graph (memory placement); the minimum over sessions is the model's
     cost, the rest is the session's luck."""
-    timers = {"ort": time_ort, "mnn": time_mnn, "torch": time_torch}
-    if backend not in timers:
-        raise ValueError(f"timing backend must be one of {sorted(timers)}, got {backend!r}")
-    return min(timers[backend](module, input_shape, threads, warmup, runs)
-               for _ in range(sessions))
-
-
-def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
-               runs: int = 200) -> float:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    module = module.eval()
-    x = torch.rand(input_shape, generator=torch.Generator().manual_seed(0))
-    try:
-        with torch.inference_mode():
-            return median_ms(lambda: module(x), warmup, runs)
-    finally:
-        torch.set_num_threads(previous)
+    fresh = sessions_of(backend, module, input_shape, threads)
+    return min(median_ms(fresh(), warmup, runs) for _ in range(sessions))
 
 
 def backend_version(backend: str) -> str:

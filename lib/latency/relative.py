@@ -1,0 +1,85 @@
+"""Drift-proof timing: every model is timed in alternation with one fixed reference model,
+and what is kept is the ratio of the model's median to the mean of the reference's medians
+taken just before and just after it.
+
+Why: on these machines the speed of a core drifts by 5-35 % over minutes (thread CPU time
+follows wall time, so it is the machine, not preemption). Two models timed minutes apart
+then swap places; a ratio to a reference timed within the same second does not move with
+the machine. The ratio times the reference's median over the whole run gives milliseconds.
+
+Rounds repeat over the models whose mean log ratio is not yet known to ±``precision`` (95 %
+confidence interval, Student's t over rounds) until ``max_rounds``. Every round opens fresh
+sessions (a session's memory placement can make it about 30 % slower for its whole life: a
+fresh one each round turns that luck into noise the interval sees, instead of a bias), and
+the fastest of ``sessions`` fresh sessions is one round's value.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from .measure import median_ms
+from .ranking import mean_ci95
+
+
+@dataclass
+class Relative:
+    ratio: float  # geometric mean over rounds of model / reference
+    ms: float  # ratio x the reference's median
+    ci95: tuple[float, float]  # of ms, from the log ratios' interval
+    ratios: list[float] = field(default_factory=list)  # one per round
+
+    def as_dict(self) -> dict:
+        return {"ratio": self.ratio, "ms": self.ms, "ci95": list(self.ci95),
+                "rounds": len(self.ratios), "ratios": self.ratios}
+
+
+def time_relative(models: dict, reference, warmup: int = 10, runs: int = 100,
+                  sessions: int = 1, precision: float = 0.01, min_rounds: int = 3,
+                  max_rounds: int = 30, progress: bool = False) -> tuple[dict, dict]:
+    """``models``: name -> session factory (``measure.sessions_of``); ``reference``: the
+    reference model's factory. Returns ``({name: Relative}, reference)`` where
+    ``reference`` holds its median ms and every value it took (one per model timed, plus
+    one per round)."""
+    if not models:
+        raise ValueError("time_relative needs at least one model")
+
+    def value(fresh) -> float:
+        return min(median_ms(fresh(), warmup, runs) for _ in range(sessions))
+
+    logs = {name: [] for name in models}
+    reference_ms = []
+    pending = list(models)
+    bar = tqdm(total=max_rounds, desc="timing rounds", disable=not progress)
+    for round_ in range(max_rounds):
+        before = value(reference)
+        reference_ms.append(before)
+        for name in pending:
+            ms = value(models[name])
+            after = value(reference)
+            reference_ms.append(after)
+            logs[name].append(math.log(ms / ((before + after) / 2)))
+            before = after
+        bar.update()
+        if round_ + 1 >= min_rounds:
+            pending = [name for name in pending if _halfwidth(logs[name]) > math.log1p(precision)]
+            bar.set_postfix(pending=len(pending))
+        if not pending:
+            break
+    bar.close()
+    scale = statistics.median(reference_ms)
+    result = {}
+    for name, values in logs.items():
+        mean, low, high = mean_ci95(values)
+        result[name] = Relative(math.exp(mean), math.exp(mean) * scale,
+                                (math.exp(low) * scale, math.exp(high) * scale),
+                                [math.exp(v) for v in values])
+    return result, {"ms": scale, "values": reference_ms}
+
+
+def _halfwidth(values: list[float]) -> float:
+    _, low, high = mean_ci95(values)
+    return (high - low) / 2

@@ -20,7 +20,7 @@ def machine() -> dict:
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 
-def write_result(name: str, result: dict) -> Path:
-    path = ROOT / "output" / "bench" / f"{name}.json"
+def write_result(name: str, result: dict, folder=None) -> Path:
+    path = Path(folder or ROOT / "output" / "bench") / f"{name}.json"
     atomic_write_text(path, json.dumps(result, indent=1) + "\n")
     return path

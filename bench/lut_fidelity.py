@@ -1,7 +1,9 @@
 #!/usr/bin/env python
 """LUT fidelity: LUT-predicted latency against the measured latency of whole exported
-subnets, on the LUT's own backend and thread count (each subnet: the fastest of --rounds
-fresh sessions' medians of --runs calls, taken round robin over the subnets).
+subnets, on the LUT's own backend and thread count. Every subnet is timed twice, in two
+independent drift-proof passes (ratios to a reference model timed beside it, rounds until
+each is known to --precision: lib/latency/relative.py); the LUT is scored on their geometric
+mean, and the second pass scored against the first is the noise floor.
 
     python bench/lut_fidelity.py --space pfld_fbnet [--backend ort|mnn] [--n 30]
     python bench/lut_fidelity.py --space mbv2_landmark --space_kwargs '{"img_size": 64}'
@@ -12,17 +14,21 @@ argmax), and --n random ones (seeded, none of them the LUT's calibration models)
 predictions are scored: "offset" (sum of entries + the median offset of the calibration
 models, the plain model) and "fitted" (the LUT's own: the sum rescaled and offset by a least
 squares fit on the calibration models). Reports MAPE, Kendall's tau and the fraction within
-±10 %, writes output/bench/lut_fidelity_<space>_<backend>.json and a scatter plot PNG; the
-last line printed is the summary. Goals: MAPE <= 5 %, tau >= 0.9, >= 95 % within ±10 %.
+±10 %, for the LUT and for the noise floor, writes
+output/bench/lut_fidelity_<space>_<backend>.json and a scatter plot PNG; the last line printed
+is the summary. Goals: MAPE <= 5 %, tau >= 0.9, >= 95 % within ±10 %.
 """
 import argparse
 import json
+from dataclasses import asdict
+from pathlib import Path
 import random
 import statistics
 
 import _common
 
-from lib.latency import default_lut_path, load_lut, measure_arch, random_choices
+from lib.latency import Timing, find_lut, load_lut, measure, random_choices, subnet
+from lib.latency.slots import input_shape_of
 from lib.latency.ranking import kendall_tau
 from lib.spaces import load_arch
 from lib.train.space_options import SpaceOptions
@@ -65,17 +71,22 @@ def main():
     parser.add_argument("--space_kwargs", type=json.loads, default={},
                         help="JSON mapping over the space's defaults")
     parser.add_argument("--backend", default="ort", choices=("ort", "mnn"))
-    parser.add_argument("--lut", help="LUT JSON (default: the shipped one for space, size and "
-                                      "backend)")
+    parser.add_argument("--lut", help="LUT JSON (default: the one in lut/ that matches the "
+                                      "space and backend)")
     parser.add_argument("--n", type=int, default=30, help="random subnets")
     parser.add_argument("--arch", nargs="*", default=[], help="architecture files to add")
-    parser.add_argument("--runs", type=int, default=1000, help="timed runs per measurement")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="sessions per subnet (round robin; the fastest is kept)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed runs per burst")
+    parser.add_argument("--runs", type=int, default=200, help="timed runs per burst")
+    parser.add_argument("--sessions", type=int, default=1,
+                        help="fresh sessions per round; the fastest burst counts")
+    parser.add_argument("--precision", type=float, default=0.01,
+                        help="rounds until each ratio's 95 %% interval is within ± this")
+    parser.add_argument("--max_rounds", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", help="output folder (default output/bench)")
     args = parser.parse_args()
     kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
-    path = args.lut or default_lut_path(args.space, kwargs["img_size"], args.backend)
+    path = args.lut or find_lut(args.space, kwargs, backend=args.backend)
     table = load_lut(path, args.space, kwargs)
     if table.metadata["backend"] != args.backend:
         raise SystemExit(f"{path}: a {table.metadata['backend']} LUT, not {args.backend}")
@@ -92,26 +103,31 @@ def main():
         if key not in seen:
             seen.add(key)
             archs[f"random{len(archs) - len(args.arch) - 2}"] = choices
-    # round robin over the subnets: a slow drift of the machine's speed spreads over all of
-    # them instead of biasing the ones timed during it
-    timings = {name: [] for name in archs}
-    for _ in range(args.rounds):
-        for name, choices in archs.items():
-            timings[name].append(measure_arch(args.space, kwargs, choices, args.backend,
-                                              threads, runs=args.runs))
+    # two independent drift-proof passes (fresh sessions, their own reference timings): the
+    # LUT is scored on their geometric mean, and pass against pass is the noise floor, the
+    # precision below which no table can be judged on this machine
+    shape = input_shape_of(args.space, kwargs)
+    models = {name: (subnet(args.space, kwargs, choices), shape)
+              for name, choices in archs.items()}
+    timing = Timing(args.warmup, args.runs, args.sessions, args.precision,
+                    max_rounds=args.max_rounds)
+    passes = [measure(args.backend, models, args.space, kwargs, threads, timing,
+                      progress=True)[0] for _ in range(2)]
     rows = []
     for name, choices in archs.items():
-        measured = min(timings[name])  # the fastest session (see time_module)
+        first, second = (p[name] for p in passes)
+        measured = (first * second) ** 0.5
         raw = table.sum_entries(choices) / table.scale
-        rows.append({"name": name, "measured": measured, "timings": timings[name],
+        rows.append({"name": name, "measured": measured, "passes": [first, second],
                      "offset": raw + offset, "fitted": table.predict(choices),
                      "choices": choices})
-        print(f"{name:>12}: measured {measured:.4f}, offset {raw + offset:.4f}, fitted "
-              f"{table.predict(choices):.4f} {table.unit}")
+        print(f"{name:>12}: measured {measured:.4f} ({first:.4f} / {second:.4f}), offset "
+              f"{raw + offset:.4f}, fitted {table.predict(choices):.4f} {table.unit}")
     measured = [r["measured"] for r in rows]
     results = {kind: scores([r[kind] for r in rows], measured) for kind in ("offset", "fitted")}
+    noise = scores([r["passes"][1] for r in rows], [r["passes"][0] for r in rows])
     name = f"lut_fidelity_{args.space}_{args.backend}"
-    png = _common.ROOT / "output" / "bench" / f"{name}.png"
+    png = (Path(args.out) if args.out else _common.ROOT / "output" / "bench") / f"{name}.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(png, rows, table.unit)
     fitted = results["fitted"]
@@ -121,15 +137,17 @@ def main():
         "lut_metadata": table.metadata, "fixed": {k: v for k, v in table.fixed.items()
                                                   if k != "calibration"},
         "calibration_models": len(calibration), "backend": args.backend, "threads": threads,
-        "subnets": len(rows), "scores": results, "goals": GOALS, "goals_met": met,
-        "plot": str(png), "rows": rows, "machine": _common.machine()})
+        "subnets": len(rows), "scores": results, "noise_floor": noise,
+        "timing": asdict(timing), "goals": GOALS, "goals_met": met,
+        "plot": str(png), "rows": rows, "machine": _common.machine()}, args.out)
     print(f"wrote {out} and {png}")
     before = results["offset"]
     print(f"lut_fidelity {args.space} [{args.backend}, {threads} thread(s)] {len(rows)} subnets:"
           f" MAPE {fitted['mape_pct']:.1f}% (offset-only {before['mape_pct']:.1f}%), tau "
           f"{fitted['kendall_tau']:.3f} ({before['kendall_tau']:.3f}), within ±10% "
-          f"{100 * fitted['within_10pct']:.0f}% ({100 * before['within_10pct']:.0f}%); goals "
-          + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+          f"{100 * fitted['within_10pct']:.0f}% ({100 * before['within_10pct']:.0f}%); noise "
+          f"floor (pass vs pass) MAPE {noise['mape_pct']:.1f}%, tau {noise['kendall_tau']:.3f};"
+          " goals " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
 
 
 if __name__ == "__main__":

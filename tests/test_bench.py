@@ -44,3 +44,30 @@ def test_search_vs_random_end_to_end(tmp_path):
     noise = summary["training_noise"]  # target_s0's pick and its first random one, 2 seeds
     assert len(noise) == 2 and all(len(n["scores"]) == 2 for n in noise.values())
     assert {r["train_seed"] for r in rows.values() if r["init"] == "reseeded"} == {1}
+
+
+def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
+    """tools/build_lut.py --quick builds a drift-proof table; bench/lut_fidelity.py scores it
+    on subnets timed in two passes and reports the pass-against-pass noise floor."""
+    from lib.spaces import get_space
+
+    kwargs = json.dumps({**get_space("pfld_fbnet").tiny_kwargs, "num_points": 106})
+    lut = tmp_path / "tiny.json"
+    built = subprocess.run([sys.executable, str(ROOT / "tools" / "build_lut.py"), "--quick",
+                            "--space_kwargs", kwargs, "--calib_archs", "3", "--runs", "10",
+                            "--out", str(lut)], capture_output=True, text=True, cwd=ROOT,
+                           timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    meta = json.loads(lut.read_text())["metadata"]
+    assert meta["timing"]["precision"] == 0.03 and meta["timing"]["runs"] == 10  # flag wins
+    assert meta["reference"]["ms"] > 0 and "ratio to a reference" in meta["statistic"]
+    scored = subprocess.run([sys.executable, str(ROOT / "bench" / "lut_fidelity.py"),
+                             "--space_kwargs", kwargs, "--lut", str(lut), "--n", "3",
+                             "--runs", "5", "--warmup", "1", "--max_rounds", "3",
+                             "--out", str(tmp_path)], capture_output=True, text=True,
+                            cwd=ROOT, timeout=600)
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert "noise floor (pass vs pass)" in scored.stdout.splitlines()[-1]
+    result = json.loads((tmp_path / "lut_fidelity_pfld_fbnet_ort.json").read_text())
+    assert result["subnets"] == 5 and set(result["noise_floor"]) >= {"mape_pct", "kendall_tau"}
+    assert all(len(r["passes"]) == 2 for r in result["rows"])

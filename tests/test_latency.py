@@ -11,7 +11,7 @@ from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, ch
                          resolve_lut, save_lut, trace_slots)
 from lib.latency.build import fit_fixed
 from lib.latency.lut_file import LUT_DIR
-from lib.latency.relative import time_relative
+from lib.latency.relative import Timing, time_relative
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
 from lib.train import SearchConfig
@@ -19,11 +19,12 @@ from lib.train.config import parse_config
 from tests.conftest import ROOT
 
 TINY = dict(get_space("pfld_fbnet").tiny_kwargs)
+QUICK = Timing(warmup=2, runs=5, max_rounds=3)
 
 
 @pytest.fixture(scope="module")
 def tiny_lut():
-    return build_lut("pfld_fbnet", TINY, backend="ort", warmup=2, runs=5, calib_archs=2,
+    return build_lut("pfld_fbnet", TINY, backend="ort", timing=QUICK, calib_archs=2,
                      progress=False)
 
 
@@ -95,7 +96,7 @@ def test_slot_shapes_come_from_a_traced_forward():
 def test_lut_has_every_candidate_and_metadata(tiny_lut, tmp_path):
     meta = tiny_lut["metadata"]
     for key in ("space", "fingerprint", "backend", "backend_version", "threads", "batch",
-                "dtype", "unit", "statistic", "runs", "host_cpu", "date"):
+                "dtype", "unit", "statistic", "timing", "reference", "host_cpu", "date"):
         assert key in meta
     assert meta["backend"] == "ort" and meta["unit"] == "ms" and meta["threads"] == 1
     n_candidates = sum(len(s["candidates"]) for s in tiny_lut["slots"].values())
@@ -233,7 +234,7 @@ def test_calibration_fits_scale_and_offset_on_whole_models():
 
 
 def test_mnn_backend_times_blocks_with_mnn(tmp_path):
-    lut = build_lut("pfld_fbnet", TINY, backend="mnn", warmup=2, runs=5, calib_archs=3,
+    lut = build_lut("pfld_fbnet", TINY, backend="mnn", timing=QUICK, calib_archs=3,
                     progress=False)
     assert lut["metadata"]["backend_version"].startswith("MNN ")
     assert all(e["value"] > 0 for e in lut["entries"].values())
@@ -299,8 +300,8 @@ def test_relative_timing_cancels_a_drifting_machine(monkeypatch):
     costs = {"a": 1.0, "b": 2.0, "c": 3.0}
     models = {name: (lambda c=c: lambda: c) for name, c in costs.items()}
     models["noisy"] = lambda: lambda: 2.0 * noise.uniform(0.7, 1.3)
-    result, reference = time_relative(models, lambda: lambda: 1.5, precision=0.03,
-                                      max_rounds=40)
+    result, reference = time_relative(models, lambda: lambda: 1.5,
+                                      Timing(precision=0.03, max_rounds=40))
     for name, cost in costs.items():
         assert result[name].ratio == pytest.approx(cost / 1.5, rel=0.02), name
         assert len(result[name].ratios) == 3  # steady: the minimum number of rounds
@@ -319,7 +320,7 @@ def test_relative_timing_on_onnxruntime():
     models = {name: ort_sessions(export_onnx_bytes(torch.nn.Conv2d(3, ch, 3), shape), shape)
               for name, ch in (("small", 4), ("large", 128))}
     reference = ort_sessions(export_onnx_bytes(torch.nn.Conv2d(3, 16, 3), shape), shape)
-    result, ref = time_relative(models, reference, warmup=2, runs=20, max_rounds=4)
+    result, ref = time_relative(models, reference, Timing(warmup=2, runs=20, max_rounds=4))
     assert result["large"].ms > result["small"].ms > 0 and ref["ms"] > 0
     assert all(r.ci95[0] <= r.ms <= r.ci95[1] and 3 <= len(r.ratios) <= 4
                for r in result.values())

@@ -5,17 +5,25 @@
         --out lut/pfld_fbnet_112_ort_t1.json
     python tools/build_lut.py --space pfld_fbnet --backend mnn     # MNN's own runtime
 
-Every candidate of every slot is timed at its traced input shape (batch 1, median of --runs
-after --warmup); the fixed part is calibrated on whole models. --backend flops writes MACs.
+Every candidate of every slot is timed at its traced input shape (batch 1), and a few whole
+models to calibrate the fixed part, all in one drift-proof run: each model alternates with a
+reference model (the space's first-candidate subnet) and keeps its ratio to it, round after
+round until the ratio is known to --precision (lib/latency/relative.py). --quick builds a
+table in minutes with the same method. --backend flops writes MACs.
 """
 import sys
 from dataclasses import dataclass
 
 import _bootstrap
 
-from lib.latency import BACKENDS, build_lut, default_lut_path, save_lut
+from lib.latency import BACKENDS, Timing, build_lut, default_lut_path, save_lut
 from lib.train.config import option, parse_config
 from lib.train.space_options import SpaceOptions
+
+
+# --quick: fewer runs and a looser interval; same drift-proof method (README: LUT fidelity)
+QUICK_VALUES = {"warmup": 5, "runs": 50, "precision": 0.03, "max_rounds": 6}
+QUICK = ", ".join(f"--{name} {value}" for name, value in QUICK_VALUES.items())
 
 
 @dataclass
@@ -24,10 +32,14 @@ class BuildLUTConfig(SpaceOptions):
                                  "converted in-process), torch (eager) or flops (MACs)",
                           choices=BACKENDS)
     threads: int = option(1, "intra-op threads of the backend")
-    warmup: int = option(20, "untimed runs before timing")
-    runs: int = option(200, "timed runs per session; the median is kept")
-    sessions: int = option(1, "fresh sessions per measurement; the fastest median is stored "
-                              "(sessions land in a fast or a ~30 % slower mode at random)")
+    warmup: int = option(20, "untimed runs before each timed burst")
+    runs: int = option(200, "timed runs per burst; a burst's median is one value")
+    sessions: int = option(1, "fresh sessions per round; the fastest burst is the round's "
+                              "value (sessions land in a fast or a ~30 % slower mode at random)")
+    precision: float = option(0.01, "repeat rounds until each ratio's 95 % interval is within "
+                                    "± this fraction")
+    max_rounds: int = option(30, "at most this many rounds")
+    quick: bool = option(False, f"a table in minutes, same method: {QUICK}")
     calib_archs: int = option(10, "whole models measured to calibrate the fixed part and the "
                                   "scale of the summed entries")
     linear: bool = option(True, "fit measured = scale x sum + fixed on the calibration models "
@@ -35,9 +47,19 @@ class BuildLUTConfig(SpaceOptions):
     seed: int = option(0, "seed for weights and calibration architectures")
     out: str | None = option(None, "output JSON (default lut/<space>_<img>_<backend>_t<N>.json)")
 
+    def timing(self) -> Timing:
+        values = {name: getattr(self, name) for name in
+                  ("warmup", "runs", "sessions", "precision", "max_rounds")}
+        if self.quick:  # over the defaults only: flags given with --quick still count
+            values.update({name: value for name, value in QUICK_VALUES.items()
+                           if values[name] == type(self).__dataclass_fields__[name].default})
+        return Timing(**values)
+
     def validate(self):
         super().validate()
-        for name in ("threads", "runs", "calib_archs", "sessions"):
+        if not 0 < self.precision < 1:
+            raise ValueError("--precision must be in (0, 1)")
+        for name in ("threads", "runs", "calib_archs", "sessions", "max_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be positive")
 
@@ -46,8 +68,8 @@ def main(argv=None) -> int:
     cfg = parse_config(BuildLUTConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging()
     kwargs = cfg.space_kwargs_full()
-    lut = build_lut(cfg.space, kwargs, cfg.backend, cfg.threads, cfg.warmup, cfg.runs,
-                    cfg.calib_archs, cfg.seed, linear=cfg.linear, sessions=cfg.sessions)
+    lut = build_lut(cfg.space, kwargs, cfg.backend, cfg.threads, cfg.timing(), cfg.calib_archs,
+                    cfg.seed, linear=cfg.linear)
     out = cfg.out or default_lut_path(cfg.space, kwargs["img_size"], cfg.backend, cfg.threads)
     save_lut(lut, out)
     values = [e["value"] for e in lut["entries"].values()]

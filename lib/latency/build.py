@@ -7,16 +7,18 @@ import logging
 import platform
 import random
 import statistics
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ..spaces import DeployView, FixedChooser, Slot, create_space
+from ..spaces import DeployView, FirstChooser, FixedChooser, Slot, create_space
 from ..spaces.arch import jsonable
 from .counting import count_macs
 from .lut_file import FORMAT
-from .measure import BACKENDS, backend_version, time_module
+from .measure import BACKENDS, backend_version, sessions_of
+from .relative import Timing, time_relative
 from .slots import fingerprint, input_shape_of, op_slots, random_choices, slot_entries, \
     trace_slots
 from .table import LatencyTable
@@ -34,72 +36,81 @@ def host_cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def _measure(backend: str, module, in_shape, threads, warmup, runs, sessions=1) -> float:
+def subnet(space: str, space_kwargs: dict, choices: dict | None = None):
+    """The deployed model of ``choices`` (None: every slot's first candidate)."""
+    chooser = FixedChooser(choices) if choices is not None else FirstChooser()
+    return DeployView(create_space(space, chooser, **space_kwargs)).eval()
+
+
+def measure(backend: str, modules: dict, space: str, space_kwargs: dict, threads: int = 1,
+            timing: Timing = Timing(), progress: bool = False) -> tuple[dict, dict]:
+    """``{name: value}`` for ``{name: (module, input shape)}``: MACs (``flops``), or ms timed
+    relative to the space's first-candidate model (:mod:`.relative`), with the reference's
+    own figures as the second value."""
     if backend == "flops":
-        return count_macs(module, in_shape)[0] / 1e6
-    return time_module(backend, module, in_shape, threads, warmup, runs, sessions)
+        return {name: count_macs(module, shape)[0] / 1e6
+                for name, (module, shape) in modules.items()}, {}
+    factories = {name: sessions_of(backend, module, shape, threads)
+                 for name, (module, shape) in tqdm(modules.items(), desc="export",
+                                                   disable=not progress)}
+    reference = sessions_of(backend, subnet(space, space_kwargs),
+                            input_shape_of(space, space_kwargs), threads)
+    times, ref = time_relative(factories, reference, timing, progress)
+    rounds = [len(t.ratios) for t in times.values()]
+    return {name: t.ms for name, t in times.items()}, {
+        "ms": ref["ms"], "range": [min(ref["values"]), max(ref["values"])],
+        "rounds": [min(rounds), max(rounds)]}
 
 
 def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort",
-              threads: int = 1, warmup: int = 20, runs: int = 200, calib_archs: int = 10,
-              seed: int = 0, progress: bool = True, linear: bool = True,
-              sessions: int = 1) -> dict:
-    """Measure every candidate of every slot, then calibrate the fixed part on a few seeded
-    whole deployed models (:func:`fit_fixed`), so per-model overheads the blocks do not see
-    are part of the prediction."""
+              threads: int = 1, timing: Timing = Timing(), calib_archs: int = 10,
+              seed: int = 0, progress: bool = True, linear: bool = True) -> dict:
+    """Measure every candidate of every slot and a few seeded whole deployed models in one
+    drift-proof timing run (:func:`measure`), then calibrate the fixed part on the whole
+    models (:func:`fit_fixed`), so per-model overheads the blocks do not see are part of the
+    prediction."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     space_kwargs = dict(space_kwargs or {})
     torch.manual_seed(seed)
     slots = trace_slots(space, space_kwargs)
-    todo = [(label, *entry) for label, info in op_slots(slots).items()
-            for entry in slot_entries(label, info, slots)]
-    entries, measured = {}, {}
-    for label, op, in_shape, out_ch, key in tqdm(todo, desc=f"LUT {space} [{backend}]",
-                                                 disable=not progress):
-        info = slots[label]
-        config = (op, tuple(in_shape), out_ch, info["stride"])
-        if config not in measured:  # identical blocks in other slots are measured once
-            block = Slot(label, tuple(info["candidates"]), in_shape[1], out_ch, info["stride"],
-                         info.get("in_width"), info.get("out_width")).build(op)
-            macs, params = count_macs(block, in_shape)
-            measured[config] = {"value": _measure(backend, block, in_shape, threads, warmup,
-                                                  runs, sessions),
-                                "macs": macs, "params": params}
-        entries[key] = dict(measured[config])
+    keys, modules = {}, {}
+    for label, info in op_slots(slots).items():
+        for op, in_shape, out_ch, key in slot_entries(label, info, slots):
+            config = (op, tuple(in_shape), out_ch, info["stride"])
+            keys[key] = config  # identical blocks in other slots are measured once
+            if config not in modules:
+                modules[config] = (Slot(label, tuple(info["candidates"]), in_shape[1], out_ch,
+                                        info["stride"], info.get("in_width"),
+                                        info.get("out_width")).build(op), in_shape)
     rng = random.Random(seed)
+    calib = [random_choices(slots, rng) for _ in range(calib_archs)]
+    shape = input_shape_of(space, space_kwargs)
+    modules.update({("calibration", i): (subnet(space, space_kwargs, choices), shape)
+                    for i, choices in enumerate(calib)})
+    values, reference = measure(backend, modules, space, space_kwargs, threads, timing, progress)
+    entries = {}
+    for key, config in keys.items():
+        macs, params = count_macs(*modules[config])
+        entries[key] = {"value": values[config], "macs": macs, "params": params}
     table = LatencyTable({}, entries, {"value": 0.0}, slots)
-    calibration = []
-    for choices in tqdm([random_choices(slots, rng) for _ in range(calib_archs)],
-                        desc="calibration", disable=not progress):
-        whole = measure_arch(space, space_kwargs, choices, backend, threads, warmup, runs,
-                             sessions)
-        calibration.append({"choices": choices, "measured": whole,
-                            "sum_entries": table.sum_entries(choices)})
-    unit = "MMAC" if backend == "flops" else "ms"
+    calibration = [{"choices": choices, "measured": values[("calibration", i)],
+                    "sum_entries": table.sum_entries(choices)} for i, choices in enumerate(calib)]
+    flops = backend == "flops"
     metadata = {
         "space": space, "space_kwargs": jsonable(space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, slots),
-        "input_shape": input_shape_of(space, space_kwargs), "backend": backend,
+        "input_shape": shape, "backend": backend,
         "backend_version": backend_version(backend), "threads": threads, "batch": 1,
-        "dtype": "float32", "unit": unit,
-        "statistic": "exact" if backend == "flops" else
-        "median" if sessions == 1 else f"min over {sessions} sessions of the median",
-        "sessions": sessions,
-        "warmup": warmup, "runs": runs, "host_cpu": host_cpu(),
+        "dtype": "float32", "unit": "MMAC" if flops else "ms",
+        "statistic": "exact" if flops else timing.describe(),
+        **({} if flops else {"timing": asdict(timing), "reference": reference}),
+        "host_cpu": host_cpu(),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     return {"format": FORMAT, "metadata": metadata, "slots": slots, "entries": entries,
-            "fixed": {**fit_fixed(calibration, linear and backend != "flops"),
+            "fixed": {**fit_fixed(calibration, linear and not flops),
                       "calibration": calibration}}
-
-
-def measure_arch(space: str, space_kwargs: dict, choices: dict, backend: str, threads: int = 1,
-                 warmup: int = 20, runs: int = 200, sessions: int = 1) -> float:
-    """The whole deployed subnet of ``choices``, timed (or counted) end to end."""
-    model = DeployView(create_space(space, FixedChooser(choices), **space_kwargs))
-    return _measure(backend, model, input_shape_of(space, space_kwargs), threads, warmup, runs,
-                    sessions)
 
 
 def fit_fixed(calibration: list[dict], linear: bool = True) -> dict:

@@ -25,6 +25,25 @@ from .measure import median_ms
 from .ranking import mean_ci95
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How one model is timed: per round, the fastest of ``sessions`` fresh sessions' medians
+    of ``runs`` calls after ``warmup``; rounds until the 95 % interval of the mean log ratio
+    is within ±``precision`` (at least ``min_rounds``, at most ``max_rounds``)."""
+    warmup: int = 20
+    runs: int = 200
+    sessions: int = 1
+    precision: float = 0.01
+    min_rounds: int = 3
+    max_rounds: int = 30
+
+    def describe(self) -> str:
+        return (f"ratio to a reference model timed beside it (geometric mean over rounds, "
+                f"until ±{100 * self.precision:g} % at 95 % or {self.max_rounds} rounds) x the "
+                f"reference's median; a round: the fastest of {self.sessions} fresh "
+                f"session(s)' median of {self.runs} runs")
+
+
 @dataclass
 class Relative:
     ratio: float  # geometric mean over rounds of model / reference
@@ -37,9 +56,8 @@ class Relative:
                 "rounds": len(self.ratios), "ratios": self.ratios}
 
 
-def time_relative(models: dict, reference, warmup: int = 10, runs: int = 100,
-                  sessions: int = 1, precision: float = 0.01, min_rounds: int = 3,
-                  max_rounds: int = 30, progress: bool = False) -> tuple[dict, dict]:
+def time_relative(models: dict, reference, timing: Timing = Timing(),
+                  progress: bool = False) -> tuple[dict, dict]:
     """``models``: name -> session factory (``measure.sessions_of``); ``reference``: the
     reference model's factory. Returns ``({name: Relative}, reference)`` where
     ``reference`` holds its median ms and every value it took (one per model timed, plus
@@ -48,13 +66,14 @@ def time_relative(models: dict, reference, warmup: int = 10, runs: int = 100,
         raise ValueError("time_relative needs at least one model")
 
     def value(fresh) -> float:
-        return min(median_ms(fresh(), warmup, runs) for _ in range(sessions))
+        return min(median_ms(fresh(), timing.warmup, timing.runs)
+                   for _ in range(timing.sessions))
 
     logs = {name: [] for name in models}
     reference_ms = []
     pending = list(models)
-    bar = tqdm(total=max_rounds, desc="timing rounds", disable=not progress)
-    for round_ in range(max_rounds):
+    bar = tqdm(total=timing.max_rounds, desc="timing rounds", disable=not progress)
+    for round_ in range(timing.max_rounds):
         before = value(reference)
         reference_ms.append(before)
         for name in pending:
@@ -64,8 +83,9 @@ def time_relative(models: dict, reference, warmup: int = 10, runs: int = 100,
             logs[name].append(math.log(ms / ((before + after) / 2)))
             before = after
         bar.update()
-        if round_ + 1 >= min_rounds:
-            pending = [name for name in pending if _halfwidth(logs[name]) > math.log1p(precision)]
+        if round_ + 1 >= timing.min_rounds:
+            pending = [name for name in pending
+                       if _halfwidth(logs[name]) > math.log1p(timing.precision)]
             bar.set_postfix(pending=len(pending))
         if not pending:
             break

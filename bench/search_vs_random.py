@@ -32,7 +32,9 @@ import argparse
 import json
 import logging
 import random
+import shutil
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 import _common
@@ -45,6 +47,7 @@ from lib.latency.measure import export_onnx_bytes, time_ort_round_robin
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
 from lib.train import RetrainConfig, SearchConfig, parse_config, run_retrain, run_search
+from lib.train.config import to_dict
 from lib.train.evaluation import evaluate
 from lib.train.models import subnet_from_checkpoint, supernet_from_checkpoint
 from lib.train.sampling import one_shot_score
@@ -90,6 +93,9 @@ def parse_args():
     parser.add_argument("--runs_dir", default="ckpt_save/vs_random",
                         help="searches and trainings go to <runs_dir>/<space>_<dataset>/")
     parser.add_argument("--out", default="output/bench", help="folder of the JSON, table, PNG")
+    parser.add_argument("--reuse", help="an earlier run's <space>_<dataset> folder: a scratch "
+                                        "training of the same architecture, seed and recipe "
+                                        "is copied from it instead of trained again")
     return parser.parse_args()
 
 
@@ -146,6 +152,19 @@ def budget_of(lut, arch: dict, space: str, kwargs: dict) -> float:
         return lut.predict(arch["choices"])
     size = full_kwargs(arch["space"], arch["space_kwargs"])["img_size"]
     return time_ort(DeployView(build_subnet(arch).eval()), [1, 3, size, size])
+
+
+# what a training's result does not depend on: where it runs and what it is called
+_NOT_RECIPE = {"snapshot", "name", "arch", "supernet", "resume", "auto_resume", "progress",
+               "dev_id", "save_every"}
+
+
+def _training_key(arch: dict, config: dict) -> str:
+    return json.dumps({"space": arch["space"],
+                       "kwargs": jsonable(full_kwargs(arch["space"], arch["space_kwargs"])),
+                       "choices": arch["choices"],
+                       "recipe": {k: v for k, v in config.items() if k not in _NOT_RECIPE}},
+                      sort_keys=True)
 
 
 class Bench:
@@ -240,6 +259,8 @@ class Bench:
                           supernet=str(supernet) if supernet else None,
                           from_scratch=supernet is None, snapshot=str(self.root / "runs"),
                           name=run)
+            if supernet is None and self.args.reuse:
+                self.reuse(cfg, load_arch(files[model]))
             run_retrain(cfg)
             ckpt = self.root / "runs" / run / "checkpoint_best.pth"
             init = "inherited" if supernet else "scratch" if seed == self.retrain.seed \
@@ -253,6 +274,25 @@ class Bench:
                 "predicted": self.lut.predict(choices) if choices else None,
                 "checkpoint": str(ckpt), self.task.metric: evaluate(
                     ckpt, cfg.dataset, cfg.data_root, "test", runs=1)[self.task.metric]}
+
+    @cached_property
+    def earlier(self) -> dict:
+        """(architecture, recipe) of every finished run under ``--reuse`` -> its folder."""
+        found = {}
+        for ckpt in sorted(Path(self.args.reuse).glob("runs/*/checkpoint_last.pth")):
+            state = torch.load(ckpt, map_location="cpu", weights_only=False)
+            if state["epoch"] >= state["config"]["epochs"] and state["config"]["from_scratch"]:
+                found[_training_key(state["arch"], state["config"])] = ckpt.parent
+        return found
+
+    def reuse(self, cfg, arch: dict) -> None:
+        """Copy the earlier run of this architecture, seed and recipe into ``cfg``'s run
+        folder, where the run resumes it as finished."""
+        here = Path(cfg.snapshot) / cfg.name
+        there = self.earlier.get(_training_key(arch, to_dict(cfg)))
+        if there and not here.exists():
+            log.info("reusing %s for %s", there, cfg.name)
+            shutil.copytree(there, here)
 
     def one_shot(self) -> None:
         """Each target search's supernet scores every architecture of the space trained from

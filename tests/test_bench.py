@@ -45,6 +45,24 @@ def test_search_vs_random_end_to_end(tmp_path):
     assert len(noise) == 2 and all(len(n["scores"]) == 2 for n in noise.values())
     assert {r["train_seed"] for r in rows.values() if r["init"] == "reseeded"} == {1}
 
+    # --reuse: a second run copies every scratch training it shares with the first
+    again = [*cmd[:cmd.index("--seeds")], "--seeds", "0", *cmd[cmd.index("--search_config"):]]
+    again[again.index("--runs_dir") + 1] = tmp_path / "runs2"
+    again += ["--reuse", tmp_path / "runs" / "pfld_fbnet_synthetic"]
+    done = subprocess.run(list(map(str, again)), capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metric = result["metric"]
+    second = json.loads(out.read_text())["rows"]
+    first = {json.dumps(r["choices"] or r["arch"], sort_keys=True): r[metric]
+             for r in rows.values() if r["init"] == "scratch"}
+    shared = [r for r in second if r["init"] == "scratch"
+              and json.dumps(r["choices"] or r["arch"], sort_keys=True) in first]
+    assert any(r["arch"] == "pfld_mbv3_small" for r in shared)
+    assert all(r[metric] == first[json.dumps(r["choices"] or r["arch"], sort_keys=True)]
+               for r in shared)
+    assert done.stderr.count("reusing ") == len(shared)
+
 
 def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
     """tools/build_lut.py --quick builds a drift-proof table; bench/lut_fidelity.py scores it

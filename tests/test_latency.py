@@ -286,22 +286,25 @@ def test_round_robin_timing_gives_each_model_one_value_per_round():
 
 
 def test_relative_timing_cancels_a_drifting_machine(monkeypatch):
-    """A machine whose speed swings ±40 % over a run (simulated: every timed burst is scaled
-    by a sine of its index, a full swing every 63 bursts): ratios to the reference timed beside each model recover the
-    models' true ratios, and a model with 30 % noise per round is timed for more rounds than
-    the steady ones until its interval is narrow enough."""
-    clock = itertools.count()
+    """A machine whose speed swings ±40 % over a run (simulated: each timed burst takes 0.1 s
+    of a fake clock and is scaled by a sine of that clock, a full swing every 6.3 s): ratios
+    to the reference, re-timed every 0.25 s, recover the models' true ratios, and a model
+    with 30 % noise per round is timed for more rounds than the steady ones until its
+    interval is narrow enough."""
+    clock = [0.0]
     noise = random.Random(0)
 
     def drifting_median(fn, warmup, runs):
-        return fn() * (1 + 0.4 * math.sin(next(clock) / 10))
+        clock[0] += 0.1
+        return fn() * (1 + 0.4 * math.sin(clock[0]))
 
     monkeypatch.setattr("lib.latency.relative.median_ms", drifting_median)
+    monkeypatch.setattr("lib.latency.relative.now", lambda: clock[0])
     costs = {"a": 1.0, "b": 2.0, "c": 3.0}
     models = {name: (lambda c=c: lambda: c) for name, c in costs.items()}
     models["noisy"] = lambda: lambda: 2.0 * noise.uniform(0.7, 1.3)
     result, reference = time_relative(models, lambda: lambda: 1.5,
-                                      Timing(precision=0.03, max_rounds=40))
+                                      Timing(precision=0.03, max_rounds=40, interval=0.25))
     for name, cost in costs.items():
         assert result[name].ratio == pytest.approx(cost / 1.5, rel=0.02), name
         assert len(result[name].ratios) == 3  # steady: the minimum number of rounds

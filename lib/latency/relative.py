@@ -1,11 +1,15 @@
-"""Drift-proof timing: every model is timed in alternation with one fixed reference model,
-and what is kept is the ratio of the model's median to the mean of the reference's medians
-taken just before and just after it.
+"""Drift-proof timing: models are timed in alternation with one fixed reference model, and
+what is kept is the ratio of each model's median to the reference's median at the moment
+the model was timed (interpolated linearly between the reference bursts around it, which
+are at most ``interval`` seconds apart).
 
 Why: on these machines the speed of a core drifts by 5-35 % over minutes (thread CPU time
 follows wall time, so it is the machine, not preemption). Two models timed minutes apart
 then swap places; a ratio to a reference timed within the same second does not move with
 the machine. The ratio times the reference's median over the whole run gives milliseconds.
+Re-timing the reference by the clock rather than after every model keeps its share of the
+run small for tables of thousands of small blocks; ``interval`` must stay well below the
+time the machine's speed takes to change (here, tens of seconds and more).
 
 Rounds repeat over the models whose mean log ratio is not yet known to ±``precision`` (95 %
 confidence interval, Student's t over rounds) until ``max_rounds``. Every round opens fresh
@@ -17,12 +21,16 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm import tqdm
 
 from .measure import median_ms
 from .ranking import mean_ci95
+
+now = time.perf_counter  # the clock the reference is re-timed by (a test replaces it)
 
 
 @dataclass(frozen=True)
@@ -36,10 +44,11 @@ class Timing:
     precision: float = 0.01
     min_rounds: int = 3
     max_rounds: int = 30
+    interval: float = 1.0  # seconds between reference bursts at most
 
     def describe(self) -> str:
-        return (f"ratio to a reference model timed beside it (geometric mean over rounds, "
-                f"until ±{100 * self.precision:g} % at 95 % or {self.max_rounds} rounds) x the "
+        return (f"ratio to a reference model re-timed every {self.interval:g} s (geometric "
+                f"mean over rounds, until ±{100 * self.precision:g} % at 95 % or {self.max_rounds} rounds) x the "
                 f"reference's median; a round: the fastest of {self.sessions} fresh "
                 f"session(s)' median of {self.runs} runs")
 
@@ -60,8 +69,7 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
                   progress: bool = False) -> tuple[dict, dict]:
     """``models``: name -> session factory (``measure.sessions_of``); ``reference``: the
     reference model's factory. Returns ``({name: Relative}, reference)`` where
-    ``reference`` holds its median ms and every value it took (one per model timed, plus
-    one per round)."""
+    ``reference`` holds its median ms and every value it took."""
     if not models:
         raise ValueError("time_relative needs at least one model")
 
@@ -74,14 +82,18 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
     pending = list(models)
     bar = tqdm(total=timing.max_rounds, desc="timing rounds", disable=not progress)
     for round_ in range(timing.max_rounds):
-        before = value(reference)
-        reference_ms.append(before)
+        points = [(now(), value(reference))]  # (time, reference ms)
+        timed = []  # (name, mid time, ms)
         for name in pending:
+            start = now()
             ms = value(models[name])
-            after = value(reference)
-            reference_ms.append(after)
-            logs[name].append(math.log(ms / ((before + after) / 2)))
-            before = after
+            timed.append((name, (start + now()) / 2, ms))
+            if now() - points[-1][0] >= timing.interval or name == pending[-1]:
+                points.append((now(), value(reference)))
+        times, values = zip(*points)
+        for name, at, ms in timed:
+            logs[name].append(math.log(ms / float(np.interp(at, times, values))))
+        reference_ms += values
         bar.update()
         if round_ + 1 >= timing.min_rounds:
             pending = [name for name in pending

@@ -9,7 +9,7 @@ import torch
 from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, check_lut,
                          count_macs, default_lut_path, find_lut, load_lut, random_choices,
                          resolve_lut, save_lut, trace_slots)
-from lib.latency.build import fit_fixed
+from lib.latency.build import fit_fixed, in_context
 from lib.latency.lut_file import LUT_DIR
 from lib.latency.relative import Timing, time_relative
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
@@ -101,7 +101,7 @@ def test_lut_has_every_candidate_and_metadata(tiny_lut, tmp_path):
     assert meta["backend"] == "ort" and meta["unit"] == "ms" and meta["threads"] == 1
     n_candidates = sum(len(s["candidates"]) for s in tiny_lut["slots"].values())
     assert len(tiny_lut["entries"]) == n_candidates
-    assert all(e["value"] > 0 for e in tiny_lut["entries"].values())
+    assert all(e["alone"] > 0 for e in tiny_lut["entries"].values())  # timed alone
     save_lut(tiny_lut, tmp_path / "lut.json")
     table = load_lut(tmp_path / "lut.json", "pfld_fbnet", TINY)
     low, high = table.bounds()
@@ -237,7 +237,7 @@ def test_mnn_backend_times_blocks_with_mnn(tmp_path):
     lut = build_lut("pfld_fbnet", TINY, backend="mnn", timing=QUICK, calib_archs=3,
                     progress=False)
     assert lut["metadata"]["backend_version"].startswith("MNN ")
-    assert all(e["value"] > 0 for e in lut["entries"].values())
+    assert all(e["alone"] > 0 for e in lut["entries"].values())  # timed alone
     save_lut(lut, tmp_path / "mnn.json")
     table = load_lut(tmp_path / "mnn.json", "pfld_fbnet", TINY)
     choices = lut["fixed"]["calibration"][0]["choices"]
@@ -283,6 +283,28 @@ def test_round_robin_timing_gives_each_model_one_value_per_round():
     times = time_ort_round_robin(graphs, rounds=3, runs=5, warmup=1)
     assert list(times) == ["small", "large"]
     assert all(len(v) == 3 and min(v) > 0 for v in times.values())
+
+
+def test_in_context_entries_predict_every_measured_swap():
+    """With entries moved into context, the table predicts each measured swap of one slot's
+    candidate into the reference network exactly (the blocks alone did not), leaves the
+    reference's own candidates alone, and shifts a slot's entries by one amount per op."""
+    table = check_lut(build_lut("mbv2_landmark", dict(get_space("mbv2_landmark").tiny_kwargs),
+                                backend="flops", calib_archs=1, progress=False),
+                      "mbv2_landmark", dict(get_space("mbv2_landmark").tiny_kwargs))
+    first = {label: info["candidates"][0] for label, info in table.slots.items()}
+    rng = random.Random(0)
+    swapped = {(label, op): rng.uniform(-0.5, 2.0) for label, info in table.slots.items()
+               if info.get("kind") != "width" for op in info["candidates"][1:]}
+    moved = LatencyTable(table.metadata, in_context(table, first, swapped), table.fixed,
+                         table.slots)
+    base = moved.sum_entries(first)
+    assert base == pytest.approx(table.sum_entries(first))
+    for (label, op), cost in swapped.items():
+        assert moved.sum_entries({**first, label: op}) - base == pytest.approx(cost, abs=1e-5)
+        shifts = {round(e["value"] - e["alone"], 6) for k, e in moved.entries.items()
+                  if k.startswith(f"{label}/{op}/")}
+        assert len(shifts) == 1, (label, op)
 
 
 def test_relative_timing_cancels_a_drifting_machine(monkeypatch):

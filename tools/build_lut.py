@@ -44,6 +44,9 @@ class BuildLUTConfig(SpaceOptions):
                                   "scale of the summed entries")
     linear: bool = option(True, "fit measured = scale x sum + fixed on the calibration models "
                                 "(false: the median offset only)")
+    context: bool = option(True, "move each entry into context: time the reference model with "
+                                 "each candidate swapped in, and correct the entry by what "
+                                 "the candidate costs there beyond what it costs alone")
     seed: int = option(0, "seed for weights and calibration architectures")
     out: str | None = option(None, "output JSON (default lut/<space>_<img>_<backend>_t<N>.json)")
 
@@ -69,7 +72,7 @@ def main(argv=None) -> int:
     _bootstrap.setup_logging()
     kwargs = cfg.space_kwargs_full()
     lut = build_lut(cfg.space, kwargs, cfg.backend, cfg.threads, cfg.timing(), cfg.calib_archs,
-                    cfg.seed, linear=cfg.linear)
+                    cfg.seed, linear=cfg.linear, context=cfg.context)
     out = cfg.out or default_lut_path(cfg.space, kwargs["img_size"], cfg.backend, cfg.threads)
     save_lut(lut, out)
     values = [e["value"] for e in lut["entries"].values()]

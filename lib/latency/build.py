@@ -64,11 +64,14 @@ def measure(backend: str, modules: dict, space: str, space_kwargs: dict, threads
 
 def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort",
               threads: int = 1, timing: Timing = Timing(), calib_archs: int = 10,
-              seed: int = 0, progress: bool = True, linear: bool = True) -> dict:
+              seed: int = 0, progress: bool = True, linear: bool = True,
+              context: bool = True) -> dict:
     """Measure every candidate of every slot and a few seeded whole deployed models in one
     drift-proof timing run (:func:`measure`), then calibrate the fixed part on the whole
     models (:func:`fit_fixed`), so per-model overheads the blocks do not see are part of the
-    prediction."""
+    prediction. ``context``: also time the reference model with each slot's other candidates
+    swapped in, and move each entry by what its candidate costs inside that network beyond
+    what it costs alone (:func:`in_context`)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     space_kwargs = dict(space_kwargs or {})
@@ -88,15 +91,24 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
     shape = input_shape_of(space, space_kwargs)
     modules.update({("calibration", i): (subnet(space, space_kwargs, choices), shape)
                     for i, choices in enumerate(calib)})
+    flops = backend == "flops"
+    context = context and not flops  # MACs do not depend on the neighbours
+    first = {label: info["candidates"][0] for label, info in slots.items()}  # the reference
+    swaps = {(label, op): {**first, label: op} for label, info in op_slots(slots).items()
+             for op in info["candidates"][1:]} if context else {}
+    modules.update({("swap", *key): (subnet(space, space_kwargs, choices), shape)
+                    for key, choices in swaps.items()})
     values, reference = measure(backend, modules, space, space_kwargs, threads, timing, progress)
     entries = {}
     for key, config in keys.items():
         macs, params = count_macs(*modules[config])
         entries[key] = {"value": values[config], "macs": macs, "params": params}
     table = LatencyTable({}, entries, {"value": 0.0}, slots)
+    if context:
+        swapped = {key: values[("swap", *key)] - reference["ms"] for key in swaps}
+        table = LatencyTable({}, in_context(table, first, swapped), {"value": 0.0}, slots)
     calibration = [{"choices": choices, "measured": values[("calibration", i)],
                     "sum_entries": table.sum_entries(choices)} for i, choices in enumerate(calib)]
-    flops = backend == "flops"
     metadata = {
         "space": space, "space_kwargs": jsonable(space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, slots),
@@ -104,13 +116,33 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
         "backend_version": backend_version(backend), "threads": threads, "batch": 1,
         "dtype": "float32", "unit": "MMAC" if flops else "ms",
         "statistic": "exact" if flops else timing.describe(),
+        "entries": "in context (see lib/latency/build.py: in_context)" if context else
+        "blocks alone",
         **({} if flops else {"timing": asdict(timing), "reference": reference}),
         "host_cpu": host_cpu(),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-    return {"format": FORMAT, "metadata": metadata, "slots": slots, "entries": entries,
+    return {"format": FORMAT, "metadata": metadata, "slots": slots, "entries": table.entries,
             "fixed": {**fit_fixed(calibration, linear and not flops),
                       "calibration": calibration}}
+
+
+def in_context(table: LatencyTable, reference: dict, swapped: dict) -> dict:
+    """Entries moved into context. ``swapped[(slot, op)]`` is the measured cost of putting
+    ``op`` into ``slot`` of the ``reference`` network: whole-model time with the swap minus
+    without. The blocks alone predict that difference as ``alone = table(ref with swap) -
+    table(ref)``; every entry of ``(slot, op)`` (over its whole width grid) moves by
+    ``swapped - alone``: cache traffic, fusion and layout effects the isolated block does not
+    see. The reference's own candidates do not move: a per-slot constant is the same for
+    every architecture, so the fixed part, fitted afterwards on whole models, absorbs it. The
+    correction is measured at the reference's widths and applied at every width (a width's
+    own context effect stays as measured alone)."""
+    base = table.sum_entries(reference)
+    shift = {key: cost - (table.sum_entries({**reference, key[0]: key[1]}) - base)
+             for key, cost in swapped.items()}
+    return {key: {**entry, "alone": entry["value"],
+                  "value": entry["value"] + shift.get(tuple(key.split("/")[:2]), 0.0)}
+            for key, entry in table.entries.items()}
 
 
 def fit_fixed(calibration: list[dict], linear: bool = True) -> dict:

@@ -13,10 +13,11 @@ The subnets: the cheapest and the dearest by the LUT, every --arch file (e.g. a 
 argmax), and --n random ones (seeded, none of them the LUT's calibration models). Two
 predictions are scored: "offset" (sum of entries + the median offset of the calibration
 models, the plain model) and "fitted" (the LUT's own: the sum rescaled and offset by a least
-squares fit on the calibration models). Reports MAPE, Kendall's tau and the fraction within
-±10 %, for the LUT and for the noise floor, writes
-output/bench/lut_fidelity_<space>_<backend>.json and a scatter plot PNG; the last line printed
-is the summary. Goals: MAPE <= 5 %, tau >= 0.9, >= 95 % within ±10 %.
+squares fit on the calibration models); for a table built in context, also "alone" (its
+entries as timed alone, refitted on the same calibration models). Reports MAPE, Kendall's
+tau and the fraction within ±10 %, for the LUT and for the noise floor, writes
+output/bench/lut_fidelity_<space>_<backend>.json and a scatter plot PNG; the last line
+printed is the summary. Goals: MAPE <= 5 %, tau >= 0.9, >= 95 % within ±10 %.
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ import statistics
 import _common
 
 from lib.latency import Timing, find_lut, load_lut, measure, random_choices, subnet
+from lib.latency.build import without_context
 from lib.latency.slots import input_shape_of
 from lib.latency.ranking import kendall_tau
 from lib.spaces import load_arch
@@ -93,6 +95,7 @@ def main():
     threads = table.metadata["threads"]
     calibration = table.fixed.get("calibration", [])
     offset = statistics.median(c["measured"] - c["sum_entries"] for c in calibration)
+    alone = without_context(table)  # the blocks timed alone, for comparison
     archs = {"cheapest": table.corner(dearest=False), "dearest": table.corner(dearest=True)}
     archs.update({f"arch:{p}": load_arch(p)["choices"] for p in args.arch})
     rng = random.Random(args.seed)
@@ -120,11 +123,13 @@ def main():
         raw = table.sum_entries(choices) / table.scale
         rows.append({"name": name, "measured": measured, "passes": [first, second],
                      "offset": raw + offset, "fitted": table.predict(choices),
+                     **({"alone": alone.predict(choices)} if alone else {}),
                      "choices": choices})
         print(f"{name:>12}: measured {measured:.4f} ({first:.4f} / {second:.4f}), offset "
               f"{raw + offset:.4f}, fitted {table.predict(choices):.4f} {table.unit}")
     measured = [r["measured"] for r in rows]
-    results = {kind: scores([r[kind] for r in rows], measured) for kind in ("offset", "fitted")}
+    results = {kind: scores([r[kind] for r in rows], measured)
+               for kind in ("offset", "fitted", "alone") if kind in rows[0]}
     noise = scores([r["passes"][1] for r in rows], [r["passes"][0] for r in rows])
     name = f"lut_fidelity_{args.space}_{args.backend}"
     png = (Path(args.out) if args.out else _common.ROOT / "output" / "bench") / f"{name}.png"
@@ -147,6 +152,8 @@ def main():
           f"{fitted['kendall_tau']:.3f} ({before['kendall_tau']:.3f}), within ±10% "
           f"{100 * fitted['within_10pct']:.0f}% ({100 * before['within_10pct']:.0f}%); noise "
           f"floor (pass vs pass) MAPE {noise['mape_pct']:.1f}%, tau {noise['kendall_tau']:.3f};"
+          + (f" blocks alone: MAPE {results['alone']['mape_pct']:.1f}%, tau "
+             f"{results['alone']['kendall_tau']:.3f};" if alone else "") +
           " goals " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
 
 

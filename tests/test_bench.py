@@ -86,6 +86,8 @@ def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
                             cwd=ROOT, timeout=600)
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert "noise floor (pass vs pass)" in scored.stdout.splitlines()[-1]
+    assert "blocks alone: MAPE" in scored.stdout.splitlines()[-1]  # built in context
     result = json.loads((tmp_path / "lut_fidelity_pfld_fbnet_ort.json").read_text())
     assert result["subnets"] == 5 and set(result["noise_floor"]) >= {"mape_pct", "kendall_tau"}
+    assert set(result["scores"]) == {"offset", "fitted", "alone"}
     assert all(len(r["passes"]) == 2 for r in result["rows"])

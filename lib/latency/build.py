@@ -145,6 +145,20 @@ def in_context(table: LatencyTable, reference: dict, swapped: dict) -> dict:
             for key, entry in table.entries.items()}
 
 
+def without_context(table: LatencyTable) -> LatencyTable | None:
+    """The same table with its entries as timed alone and the fixed part fitted again on
+    the same calibration models (None for a table built without context): what the context
+    correction is compared against."""
+    if not all("alone" in entry for entry in table.entries.values()):
+        return None
+    entries = {key: {**entry, "value": entry["alone"]} for key, entry in table.entries.items()}
+    bare = LatencyTable(table.metadata, entries, {"value": 0.0}, table.slots)
+    calibration = [{**c, "sum_entries": bare.sum_entries(c["choices"])}
+                   for c in table.fixed["calibration"]]
+    return LatencyTable(table.metadata, entries,
+                        {**fit_fixed(calibration), "calibration": calibration}, table.slots)
+
+
 def fit_fixed(calibration: list[dict], linear: bool = True) -> dict:
     """The fixed part from whole-model measurements: ``measured ≈ scale x sum + value`` by
     least squares (per-block timing misses effects that grow with the model, such as

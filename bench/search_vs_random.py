@@ -245,7 +245,7 @@ class Bench:
                              seed))
         first = self.targets()[0]
         for other in range(seed + 1, seed + 1 + self.args.noise_seeds):
-            for model in [first, self.windows[first]["random"][0]]:
+            for model in [first, *self.windows[first]["random"][:1]]:
                 jobs.append((f"{model}_seed{other}", model, None, other))
         return jobs
 
@@ -347,8 +347,9 @@ class Bench:
         print(md.read_text())
         print(f"wrote {out}, {md} and {png}")
         s = result["summary"]
+        mean = "-" if s["percentile_mean"] is None else f"{s['percentile_mean']:.0f}"
         print(f"search vs random {self.space} {self.dataset}: percentile mean "
-              f"{s['percentile_mean']:.0f}, better than the random median in "
+              f"{mean}, better than the random median in "
               f"{s['seeds_better_than_median']}/{len(self.targets())} seeds, one-shot Kendall "
               f"τ {s['kendall_tau_oneshot']:.2f}; goal {'met' if s['goal_met'] else 'NOT met'}")
 

@@ -18,8 +18,6 @@ def summarise(bench) -> dict:
     for name, window in windows.items():
         mine = scratch[name][metric]
         randoms = [scratch[a][metric] for a in window["random"]]
-        mean, low, high = mean_ci95(randoms)
-        median = statistics.median(randoms)
         own = scratch[name].get("one_shot", {})  # the target searches' supernets' scores
         inherited = {r["arch"]: r[metric] for r in rows.values()
                      if r["init"] == "inherited" and r["run"].startswith(f"inherit_{name}_")}
@@ -28,6 +26,16 @@ def summarise(bench) -> dict:
             "choices": searched[name]["choices"], "predicted": searched[name]["predicted"],
             "ms": scratch[name]["ms"], metric: mine, "random_n": len(randoms),
             "random": window["random"], "random_draws": window["draws"],
+            "inherited": inherited}
+        if not randoms:  # an isolated corner of the space: nothing to compare with
+            per_search[name].update({"random_mean": None, "random_ci95": None,
+                                     "random_median": None, "random_ms": [],
+                                     "percentile": None, "one_shot_percentile": None,
+                                     "better_than_median": None})
+            continue
+        mean, low, high = mean_ci95(randoms)
+        median = statistics.median(randoms)
+        per_search[name].update({
             "random_mean": mean, "random_ci95": [low, high],
             "random_median": median, "random_ms": [scratch[a]["ms"] for a in window["random"]],
             "percentile": percentile_among(mine, randoms, task.higher_is_better),
@@ -37,15 +45,15 @@ def summarise(bench) -> dict:
             "one_shot_percentile": percentile_among(
                 own[name], [scratch[a]["one_shot"][name] for a in window["random"]],
                 task.higher_is_better) if name in own else None,
-            "better_than_median": (mine > median) if task.higher_is_better else (mine < median),
-            "inherited": inherited}
+            "better_than_median": (mine > median) if task.higher_is_better else (mine < median)})
     noise = {}  # per architecture trained with several seeds: its scores and their spread
     for r in rows.values():
         if r["init"] == "reseeded":
             noise.setdefault(r["arch"], [scratch[r["arch"]][metric]]).append(r[metric])
     noise = {arch: {"scores": v, "sd": statistics.stdev(v)} for arch, v in noise.items()}
-    target = [v for k, v in per_search.items() if k.startswith("target")]
-    percentile_mean = sum(v["percentile"] for v in target) / len(target)
+    target = [v for k, v in per_search.items() if k.startswith("target")
+              and v["percentile"] is not None]
+    percentile_mean = sum(v["percentile"] for v in target) / len(target) if target else None
     wins = sum(v["better_than_median"] for v in target)
     tau = sum(t["all"] for t in taus.values()) / len(taus)
     tau_top = sum(t["top20"] for t in taus.values()) / len(taus)
@@ -67,7 +75,8 @@ def summarise(bench) -> dict:
         "summary": {"percentile_mean": percentile_mean, "seeds_better_than_median": wins,
                     "kendall_tau_oneshot": tau, "kendall_tau_oneshot_top20": tau_top,
                     "kendall_tau_per_supernet": taus, "training_noise": noise,
-                    "goal_met": wins >= need and percentile_mean >= 75 and tau >= 0.5},
+                    "goal_met": bool(target) and wins >= need and percentile_mean >= 75
+                    and tau >= 0.5},
         "searches": per_search, "rows": list(rows.values()), "machine": _common.machine()}
 
 
@@ -80,10 +89,12 @@ def table(result: dict, metric: str) -> str:
         inh = (f"{inherited.get(name, float('nan')):.4f} / " + ", ".join(
             f"{v:.4f}" for k, v in inherited.items() if k != name)) if inherited else "-"
         one_shot = "-" if s["one_shot_percentile"] is None else f"{s['one_shot_percentile']:.0f}"
+        randoms, percentile = ("none within the window (0)", "-") if s["random_mean"] is None \
+            else (f"{s['random_mean']:.4f} [{s['random_ci95'][0]:.4f}, "
+                  f"{s['random_ci95'][1]:.4f}] ({s['random_n']})", f"{s['percentile']:.0f}")
         lines.append(f"| {name} | {', '.join(s['choices'].values())} ({s['predicted']:.3f}) | "
-                     f"{s['ms']:.3f} | {s[metric]:.4f} | {s['random_mean']:.4f} "
-                     f"[{s['random_ci95'][0]:.4f}, {s['random_ci95'][1]:.4f}] ({s['random_n']}) "
-                     f"| {s['percentile']:.0f} ({one_shot}) | {inh} |")
+                     f"{s['ms']:.3f} | {s[metric]:.4f} | {randoms} | {percentile} ({one_shot}) "
+                     f"| {inh} |")
     for arch, n in result["summary"]["training_noise"].items():
         lines.append(f"\nTraining noise, {arch} with {len(n['scores'])} seeds: "
                      f"{', '.join(f'{v:.4f}' for v in n['scores'])} (sd {n['sd']:.4f})")

@@ -91,3 +91,36 @@ def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
     assert result["subnets"] == 5 and set(result["noise_floor"]) >= {"mape_pct", "kendall_tau"}
     assert set(result["scores"]) == {"offset", "fitted", "alone"}
     assert all(len(r["passes"]) == 2 for r in result["rows"])
+
+
+def test_a_search_without_random_matches_is_reported_not_fatal():
+    """A search that lands in an isolated corner (no random architecture within ±5 %) gets
+    an empty comparison in the JSON and table; the summary counts the other searches."""
+    from types import SimpleNamespace as NS
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from vs_random_report import summarise, table
+
+    def row(arch, nme, kind):
+        return {"run": arch, "arch": arch, "init": "scratch", "kind": kind, "nme_box": nme,
+                "ms": 1.0, "ms_rounds": [1.0], "predicted": 1.0, "choices": {"s": arch},
+                "one_shot": {"target_s0": -nme}}
+    rows = {a: row(a, v, k) for a, v, k in [("target_s0", 0.10, "target"), ("mul_s0", 0.2, "mul"),
+                                          ("random_000", 0.12, "random"),
+                                          ("random_001", 0.11, "random")]}
+    searched = {"target_s0": {"mode": "target", "seed": 0, "choices": {"s": "a"},
+                              "predicted": 1.0},
+                "mul_s0": {"mode": "mul", "seed": 0, "choices": {"s": "b"}, "predicted": 0.4}}
+    windows = {"target_s0": {"random": ["random_000", "random_001"], "draws": 10},
+               "mul_s0": {"random": [], "draws": 200000}}
+    config = NS(epochs=1, warmup="epochs", warmup_epochs=0, lr=0.1, batch_size=1, augment=False,
+                seed=0, limit_train=None, limit_val=None, space="pfld_fbnet")
+    args = NS(search_config="s", retrain_config="r", target=1.0, tolerance=0.05, random=2,
+              inherit=0, noise_seeds=0, rounds=1, runs=1, calib_batches=1)
+    bench = NS(args=args, search=config, retrain=config, dataset="synthetic", rows=rows,
+               task=NS(metric="nme_box", higher_is_better=False), searched=searched,
+               windows=windows, taus={"target_s0": {"all": 0.5, "top20": 0.5}})
+    result = summarise(bench)
+    assert result["searches"]["mul_s0"]["percentile"] is None
+    assert result["summary"]["percentile_mean"] == 100  # the target search beats both
+    assert "none within the window (0)" in table(result, "nme_box")

@@ -26,7 +26,10 @@
 Writes output/bench/search_vs_random_<space>_<dataset>.json (every row, the sizes used and a
 ``summary``), a markdown table and a PNG of metric against measured latency. Runs go under
 ckpt_save/vs_random/<space>_<dataset>/ and resume (each search and training continues from its
-checkpoint_last.pth), so an interrupted bench picks up where it stopped.
+checkpoint_last.pth), so an interrupted bench picks up where it stopped. ``--reuse`` points at
+an earlier run's folder: a scratch training there of the same architecture, seed and recipe
+(every retraining setting but paths and names) is copied instead of trained again, e.g. after
+a change to the search alone.
 """
 import argparse
 import json

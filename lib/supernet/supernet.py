@@ -204,15 +204,15 @@ class Supernet(nn.Module):
         with torch.enable_grad():
             marginal = torch.autograd.grad(self.expected_cost(costs, uniform),
                                            list(uniform.values()), allow_unused=True)
-        marginal = {label: (g if g is not None else torch.zeros_like(u)) - (
-            g.mean() if g is not None else 0) for (label, u), g in zip(uniform.items(), marginal)}
+        marginal = {label: g - g.mean() if g is not None else torch.zeros_like(u)
+                    for (label, u), g in zip(uniform.items(), marginal)}
         spread = max(float(g.abs().max()) for g in marginal.values()) or 1.0
 
         def cost_at(lam: float) -> float:
             weights = {label: F.softmax(-lam / spread * g, -1) for label, g in marginal.items()}
             return float(self.expected_cost(costs, weights))
 
-        low, high = -100.0, 100.0  # λ x spread: softmax saturates well inside this
+        low, high = -100.0, 100.0  # λ x spread, the largest logit gap: saturated at ±100
         for _ in range(60):
             mid = (low + high) / 2
             low, high = (mid, high) if cost_at(mid) > goal else (low, mid)

@@ -276,7 +276,7 @@ class Bench:
                 "supernet": str(supernet) if supernet else None, "choices": choices,
                 "predicted": self.lut.predict(choices) if choices else None,
                 "checkpoint": str(ckpt), self.task.metric: evaluate(
-                    ckpt, cfg.dataset, cfg.data_root, "test", runs=1)[self.task.metric]}
+                    ckpt, cfg.dataset, cfg.data_root, "test", runs=0)[self.task.metric]}
 
     @cached_property
     def earlier(self) -> dict:

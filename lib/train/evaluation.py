@@ -32,7 +32,8 @@ def _onnx_runner(path: Path, threads: int, runs: int, dataset, data_root):
     session = ort_session(path.read_bytes(), threads)
     x = np.random.default_rng(0).random(in_shape, dtype=np.float32)
     info = {"params": sum(int(np.prod(t.dims)) for t in graph.graph.initializer), "macs": None,
-            "ort_ms": median_ms(lambda: session.run(None, {"input": x}), 20, runs),
+            "ort_ms": median_ms(lambda: session.run(None, {"input": x}), 20, runs)
+            if runs else None,
             "choices": None}
 
     def predict(images):  # the static graph takes batch 1
@@ -44,6 +45,8 @@ def _onnx_runner(path: Path, threads: int, runs: int, dataset, data_root):
 
 def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 1,
              runs: int = 200) -> dict:
+    """The task's report on ``split``, with size and the median of ``runs`` timed
+    onnxruntime calls (``runs`` 0: not timed, ``ort_ms`` None)."""
     path = Path(path)
     if path.suffix == ".onnx":
         predict, task, info = _onnx_runner(path, threads, runs, dataset, data_root)
@@ -55,7 +58,8 @@ def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 
         info = {"params": sum(p.numel() for n, p in model.named_parameters()
                               if not n.startswith("aux.")),
                 "macs": count_macs(DeployView(model), shape)[0],
-                "ort_ms": time_ort(DeployView(model), shape, threads, runs=runs),
+                "ort_ms": time_ort(DeployView(model), shape, threads, runs=runs)
+                if runs else None,
                 "choices": arch["choices"]}
 
         def predict(images):

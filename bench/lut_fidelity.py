@@ -3,7 +3,9 @@
 subnets, on the LUT's own backend and thread count. Every subnet is timed twice, in two
 independent drift-proof passes (ratios to a reference model timed beside it, rounds until
 each is known to --precision: lib/latency/relative.py); the LUT is scored on their geometric
-mean, and the second pass scored against the first is the noise floor.
+mean, and the second pass scored against the first is the noise floor. Both passes are put
+in the LUT's time base (ratios times the reference's time at the build), so the machine's
+drift since then is not counted as the LUT's error.
 
     python bench/lut_fidelity.py --space pfld_fbnet [--backend ort|mnn] [--n 30]
     python bench/lut_fidelity.py --space mbv2_landmark --space_kwargs '{"img_size": 64}'
@@ -114,8 +116,16 @@ def main():
               for name, choices in archs.items()}
     timing = Timing(args.warmup, args.runs, args.sessions, args.precision,
                     max_rounds=args.max_rounds)
-    passes = [measure(args.backend, models, args.space, kwargs, threads, timing,
-                      progress=True)[0] for _ in range(2)]
+    # both passes and the LUT in one time base: each pass's ratios to the reference times the
+    # reference's time when the LUT was built (the machine's drift between passes, or since
+    # the build, is not the LUT's error); a LUT without a reference keeps each pass's own
+    base = table.metadata.get("reference", {}).get("ms")
+    passes = []
+    for _ in range(2):
+        values, reference = measure(args.backend, models, args.space, kwargs, threads, timing,
+                                    progress=True)
+        passes.append({name: v * (base / reference["ms"] if base else 1.0)
+                       for name, v in values.items()})
     rows = []
     for name, choices in archs.items():
         first, second = (p[name] for p in passes)
@@ -143,7 +153,8 @@ def main():
                                                   if k != "calibration"},
         "calibration_models": len(calibration), "backend": args.backend, "threads": threads,
         "subnets": len(rows), "scores": results, "noise_floor": noise,
-        "timing": asdict(timing), "goals": GOALS, "goals_met": met,
+        "timing": asdict(timing), "time_base": "the LUT's reference" if base else "each pass's",
+        "goals": GOALS, "goals_met": met,
         "plot": str(png), "rows": rows, "machine": _common.machine()}, args.out)
     print(f"wrote {out} and {png}")
     before = results["offset"]

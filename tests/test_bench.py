@@ -65,16 +65,17 @@ def test_search_vs_random_end_to_end(tmp_path):
 
 
 def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
-    """tools/build_lut.py --quick builds a drift-proof table; bench/lut_fidelity.py scores it
-    on subnets timed in two passes and reports the pass-against-pass noise floor."""
+    """tools/build_lut.py --quick --context true builds a drift-proof table in context;
+    bench/lut_fidelity.py scores it and its entries alone on subnets timed in two passes, in
+    the table's time base, and reports the pass-against-pass noise floor."""
     from lib.spaces import get_space
 
     kwargs = json.dumps({**get_space("pfld_fbnet").tiny_kwargs, "num_points": 106})
     lut = tmp_path / "tiny.json"
     built = subprocess.run([sys.executable, str(ROOT / "tools" / "build_lut.py"), "--quick",
-                            "--space_kwargs", kwargs, "--calib_archs", "3", "--runs", "10",
-                            "--out", str(lut)], capture_output=True, text=True, cwd=ROOT,
-                           timeout=600)
+                            "--context", "true", "--space_kwargs", kwargs, "--calib_archs", "3",
+                            "--runs", "10", "--out", str(lut)], capture_output=True, text=True,
+                           cwd=ROOT, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
     meta = json.loads(lut.read_text())["metadata"]
     assert meta["timing"]["precision"] == 0.03 and meta["timing"]["runs"] == 10  # flag wins
@@ -90,6 +91,7 @@ def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
     result = json.loads((tmp_path / "lut_fidelity_pfld_fbnet_ort.json").read_text())
     assert result["subnets"] == 5 and set(result["noise_floor"]) >= {"mape_pct", "kendall_tau"}
     assert set(result["scores"]) == {"offset", "fitted", "alone"}
+    assert result["time_base"] == "the LUT's reference"
     assert all(len(r["passes"]) == 2 for r in result["rows"])
 
 

@@ -101,7 +101,7 @@ def test_lut_has_every_candidate_and_metadata(tiny_lut, tmp_path):
     assert meta["backend"] == "ort" and meta["unit"] == "ms" and meta["threads"] == 1
     n_candidates = sum(len(s["candidates"]) for s in tiny_lut["slots"].values())
     assert len(tiny_lut["entries"]) == n_candidates
-    assert all(e["alone"] > 0 for e in tiny_lut["entries"].values())  # timed alone
+    assert all(e["value"] > 0 for e in tiny_lut["entries"].values())
     save_lut(tiny_lut, tmp_path / "lut.json")
     table = load_lut(tmp_path / "lut.json", "pfld_fbnet", TINY)
     low, high = table.bounds()
@@ -237,7 +237,7 @@ def test_mnn_backend_times_blocks_with_mnn(tmp_path):
     lut = build_lut("pfld_fbnet", TINY, backend="mnn", timing=QUICK, calib_archs=3,
                     progress=False)
     assert lut["metadata"]["backend_version"].startswith("MNN ")
-    assert all(e["alone"] > 0 for e in lut["entries"].values())  # timed alone
+    assert all(e["value"] > 0 for e in lut["entries"].values())
     save_lut(lut, tmp_path / "mnn.json")
     table = load_lut(tmp_path / "mnn.json", "pfld_fbnet", TINY)
     choices = lut["fixed"]["calibration"][0]["choices"]

@@ -44,9 +44,10 @@ class BuildLUTConfig(SpaceOptions):
                                   "scale of the summed entries")
     linear: bool = option(True, "fit measured = scale x sum + fixed on the calibration models "
                                 "(false: the median offset only)")
-    context: bool = option(True, "move each entry into context: time the reference model with "
-                                 "each candidate swapped in, and correct the entry by what "
-                                 "the candidate costs there beyond what it costs alone")
+    context: bool = option(False, "move each entry into context: time the reference model "
+                                  "with each candidate swapped in, and correct the entry by "
+                                  "what the candidate costs there beyond what it costs alone "
+                                  "(PFLD: worse than blocks alone, README)")
     seed: int = option(0, "seed for weights and calibration architectures")
     out: str | None = option(None, "output JSON (default lut/<space>_<img>_<backend>_t<N>.json)")
 

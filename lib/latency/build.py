@@ -65,7 +65,7 @@ def measure(backend: str, modules: dict, space: str, space_kwargs: dict, threads
 def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort",
               threads: int = 1, timing: Timing = Timing(), calib_archs: int = 10,
               seed: int = 0, progress: bool = True, linear: bool = True,
-              context: bool = True) -> dict:
+              context: bool = False) -> dict:
     """Measure every candidate of every slot and a few seeded whole deployed models in one
     drift-proof timing run (:func:`measure`), then calibrate the fixed part on the whole
     models (:func:`fit_fixed`), so per-model overheads the blocks do not see are part of the

@@ -129,21 +129,23 @@ vs_random_hourglass: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# Drift-proof timing (README: Latency LUTs); the two width spaces have thousands of entries,
+# so they take --quick's settings.
 lut: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend ort --threads 1 \
-		--runs 2000 --warmup 100 --sessions 3 --calib_archs 12 --out lut/pfld_fbnet_112_ort_t1.json
+		--calib_archs 12 --out lut/pfld_fbnet_112_ort_t1.json
 
 lut_mnn: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space pfld_fbnet --backend mnn --threads 1 \
-		--runs 2000 --warmup 100 --sessions 3 --calib_archs 12 --out lut/pfld_fbnet_112_mnn_t1.json
+		--calib_archs 12 --out lut/pfld_fbnet_112_mnn_t1.json
 
 lut_mbv2: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space mbv2_landmark --num_points 106 --img_size 64 \
-		--runs 30 --warmup 5 --sessions 3 --calib_archs 12 --out lut/mbv2_landmark_64_n106_ort_t1.json
+		--quick --calib_archs 12 --out lut/mbv2_landmark_64_n106_ort_t1.json
 
 lut_hourglass: $(STAMP)
 	$(BIN)/python tools/build_lut.py --space hourglass_seg --img_size 64 \
-		--space_kwargs '{"cap": 32, "kernels": [3, 5]}' --runs 30 --warmup 5 --sessions 3 --calib_archs 12 \
+		--space_kwargs '{"cap": 32, "kernels": [3, 5]}' --quick --calib_archs 12 \
 		--out lut/hourglass_seg_64_c32_ort_t1.json
 
 bench: $(STAMP)
@@ -159,9 +161,9 @@ fidelity: $(STAMP)
 	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet $(call argmax,ckpt_save/supernet/arch.json)
 	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet --backend mnn \
 		$(call argmax,ckpt_save/supernet/arch.json)
-	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark --lut lut/mbv2_landmark_64_n106_ort_t1.json \
+	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark \
 		--space_kwargs '{"num_points": 106, "img_size": 64}' $(call argmax,ckpt_save/mbv2/supernet/arch.json)
-	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg --lut lut/hourglass_seg_64_c32_ort_t1.json \
+	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg \
 		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}' \
 		$(call argmax,ckpt_save/hourglass/supernet/arch.json)
 

@@ -54,13 +54,13 @@ def test_search_vs_random_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     metric = result["metric"]
     second = json.loads(out.read_text())["rows"]
-    first = {json.dumps(r["choices"] or r["arch"], sort_keys=True): r[metric]
-             for r in rows.values() if r["init"] == "scratch"}
-    shared = [r for r in second if r["init"] == "scratch"
-              and json.dumps(r["choices"] or r["arch"], sort_keys=True) in first]
+
+    def key(r):  # what a scratch or reseeded training is: architecture and seed
+        return json.dumps([r["choices"] or r["arch"], r["train_seed"]], sort_keys=True)
+    first = {key(r): r[metric] for r in rows.values() if r["init"] != "inherited"}
+    shared = [r for r in second if r["init"] != "inherited" and key(r) in first]
     assert any(r["arch"] == "pfld_mbv3_small" for r in shared)
-    assert all(r[metric] == first[json.dumps(r["choices"] or r["arch"], sort_keys=True)]
-               for r in shared)
+    assert all(r[metric] == first[key(r)] for r in shared)
     assert done.stderr.count("reusing ") == len(shared)
 
 

@@ -20,8 +20,9 @@
 4. One-shot scores: each target search's supernet scores every architecture of the space that
    was trained (inherited weights, BatchNorm re-estimated, validation split); Kendall τ against
    the trained test scores, over all and within the best 20 %.
-5. Latency: every distinct model measured with onnxruntime (1 thread), round robin in one run
-   (``time_ort_round_robin``); the model's figure is the fastest round.
+5. Latency: every distinct model measured with onnxruntime (1 thread) in one drift-proof run
+   (``lib.latency.relative``: ratios to the space's first-candidate network re-timed every
+   second, rounds until each ratio is known to ±--precision), as the LUT builder times.
 
 Writes output/bench/search_vs_random_<space>_<dataset>.json (every row, the sizes used and a
 ``summary``), a markdown table and a PNG of metric against measured latency. Runs go under
@@ -45,8 +46,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from lib.atomic import atomic_write_text
-from lib.latency import kendall_tau, random_choices, resolve_lut, time_ort
-from lib.latency.measure import export_onnx_bytes, time_ort_round_robin
+from lib.latency import Timing, kendall_tau, random_choices, resolve_lut, time_ort, time_relative
+from lib.latency.build import input_shape_of, subnet
+from lib.latency.measure import sessions_of
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
 from lib.train import RetrainConfig, SearchConfig, parse_config, run_retrain, run_search
@@ -85,8 +87,10 @@ def parse_args():
                         help="space kwargs for the baselines (JSON), e.g. the searched input "
                              "size; a baseline of the searched space and kwargs is priced by "
                              "the LUT and scored one-shot like the others")
-    parser.add_argument("--rounds", type=int, default=5, help="round-robin timing rounds")
-    parser.add_argument("--runs", type=int, default=100, help="timed runs per model per round")
+    parser.add_argument("--runs", type=int, default=200, help="timed runs per model per round")
+    parser.add_argument("--precision", type=float, default=0.01,
+                        help="timing rounds until each ratio's 95 %% interval is within ± this")
+    parser.add_argument("--max_rounds", type=int, default=30, help="timing rounds at most")
     parser.add_argument("--calib_batches", type=int, default=8,
                         help="batches that re-estimate BatchNorm for a one-shot score")
     parser.add_argument("--noise_seeds", type=int, default=2,
@@ -324,19 +328,23 @@ class Bench:
                      name, self.taus[name]["all"], self.taus[name]["top20"])
 
     def time_models(self) -> None:
-        """Every distinct trained network, round robin in this process."""
-        graphs = {}
+        """Every distinct trained network in one drift-proof run in this process."""
+        models = {}
         for r in self.rows.values():
             if r["init"] == "scratch":
                 model, arch, _ = subnet_from_checkpoint(r["checkpoint"])
                 size = arch["space_kwargs"].get("img_size", self.kwargs["img_size"])
-                shape = [1, 3, size, size]
-                graphs[r["arch"]] = (export_onnx_bytes(DeployView(model.eval()), shape), shape)
-        log.info("timing %d models, %d rounds round robin", len(graphs), self.args.rounds)
-        times = time_ort_round_robin(graphs, self.args.rounds, self.args.runs)
+                models[r["arch"]] = sessions_of("ort", DeployView(model.eval()),
+                                                [1, 3, size, size])
+        reference = sessions_of("ort", subnet(self.space, self.kwargs),
+                                input_shape_of(self.space, self.kwargs))
+        timing = Timing(runs=self.args.runs, precision=self.args.precision,
+                        max_rounds=self.args.max_rounds)
+        log.info("timing %d models: %s", len(models), timing.describe())
+        times, _ = time_relative(models, reference, timing, progress=True)
         for r in self.rows.values():
-            r["ms_rounds"] = times[r["arch"]]
-            r["ms"] = min(r["ms_rounds"])
+            r["ms"] = times[r["arch"]].ms
+            r["ms_ci95"] = list(times[r["arch"]].ci95)
 
     def write(self) -> None:
         result = summarise(self)

@@ -70,8 +70,8 @@ def summarise(bench) -> dict:
                   "target": args.target,
                   "tolerance": args.tolerance, "random_per_search": args.random,
                   "inherit": args.inherit, "noise_seeds": args.noise_seeds,
-                  "timing_rounds": args.rounds,
-                  "timing_runs": args.runs, "calib_batches": args.calib_batches},
+                  "timing_runs": args.runs, "timing_precision": args.precision,
+                  "timing_max_rounds": args.max_rounds, "calib_batches": args.calib_batches},
         "summary": {"percentile_mean": percentile_mean, "seeds_better_than_median": wins,
                     "kendall_tau_oneshot": tau, "kendall_tau_oneshot_top20": tau_top,
                     "kendall_tau_per_supernet": taus, "training_noise": noise,
@@ -98,13 +98,13 @@ def table(result: dict, metric: str) -> str:
     for arch, n in result["summary"]["training_noise"].items():
         lines.append(f"\nTraining noise, {arch} with {len(n['scores'])} seeds: "
                      f"{', '.join(f'{v:.4f}' for v in n['scores'])} (sd {n['sd']:.4f})")
-    lines += ["", "| model | init | LUT ms | measured ms (rounds) | " + metric + " test |",
+    lines += ["", "| model | init | LUT ms | measured ms (95 % CI) | " + metric + " test |",
               "|---|---|---|---|---|"]
     for r in result["rows"]:
         if r["init"] == "scratch" and r["kind"] != "random":
             predicted = f"{r['predicted']:.3f}" if r["predicted"] is not None else "-"
             lines.append(f"| {r['run']} | {r['init']} | {predicted} | {r['ms']:.3f} "
-                         f"({min(r['ms_rounds']):.3f}-{max(r['ms_rounds']):.3f}) | "
+                         f"({r['ms_ci95'][0]:.3f}-{r['ms_ci95'][1]:.3f}) | "
                          f"{r[metric]:.4f} |")
     return "\n".join(lines) + "\n"
 

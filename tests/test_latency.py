@@ -274,17 +274,6 @@ def test_mean_ci95_and_percentile_among():
         percentile_among(0.1, [], higher_is_better=False)
 
 
-def test_round_robin_timing_gives_each_model_one_value_per_round():
-    from lib.latency.measure import export_onnx_bytes, time_ort_round_robin
-
-    shape = [1, 3, 8, 8]
-    graphs = {name: (export_onnx_bytes(torch.nn.Conv2d(3, ch, 3), shape), shape)
-              for name, ch in (("small", 4), ("large", 64))}
-    times = time_ort_round_robin(graphs, rounds=3, runs=5, warmup=1)
-    assert list(times) == ["small", "large"]
-    assert all(len(v) == 3 and min(v) > 0 for v in times.values())
-
-
 def test_in_context_entries_predict_every_measured_swap():
     """With entries moved into context, the table predicts each measured swap of one slot's
     candidate into the reference network exactly (the blocks alone did not), leaves the

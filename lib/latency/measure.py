@@ -123,21 +123,6 @@ def time_torch(module: nn.Module, input_shape, threads: int = 1, warmup: int = 2
     return time_module("torch", module, input_shape, threads, warmup, runs)
 
 
-def time_ort_round_robin(graphs: dict[str, tuple[bytes, list[int]]], rounds: int = 5,
-                         runs: int = 100, warmup: int = 10, threads: int = 1) -> dict:
-    """Per name, one median (ms) per round of ``(ONNX bytes, input shape)`` graphs timed in
-    turn, round after round, each round in a fresh session: a drift of the machine's speed
-    during the run hits every model alike instead of whichever was timed then, and the
-    per-round values show the noise next to the figure."""
-    factories = {name: ort_sessions(graph, shape, threads)
-                 for name, (graph, shape) in graphs.items()}
-    times = {name: [] for name in graphs}
-    for _ in range(rounds):
-        for name, fresh in factories.items():
-            times[name].append(median_ms(fresh(), warmup, runs))
-    return times
-
-
 def time_module(backend: str, module: nn.Module, input_shape, threads: int = 1,
                 warmup: int = 20, runs: int = 200, sessions: int = 1) -> float:
     """ms of ``module`` on a timing backend: the fastest of ``sessions`` fresh sessions'

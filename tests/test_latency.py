@@ -296,6 +296,17 @@ def test_in_context_entries_predict_every_measured_swap():
         assert len(shifts) == 1, (label, op)
 
 
+def test_negative_in_context_entries_are_reported(caplog):
+    space, kwargs = "mbv2_landmark", dict(get_space("mbv2_landmark").tiny_kwargs)
+    table = check_lut(build_lut(space, kwargs, backend="flops", calib_archs=1, progress=False),
+                      space, kwargs)
+    first = {label: info["candidates"][0] for label, info in table.slots.items()}
+    label, info = next((k, v) for k, v in table.slots.items() if v.get("kind") != "width")
+    with caplog.at_level("WARNING", logger="lib.latency.build"):
+        in_context(table, first, {(label, info["candidates"][1]): -1e6})
+    assert "in-context entries are negative" in caplog.text
+
+
 def test_relative_timing_cancels_a_drifting_machine(monkeypatch):
     """A machine whose speed swings ±40 % over a run (simulated: each timed burst takes 0.1 s
     of a fake clock and is scaled by a sine of that clock, a full swing every 6.3 s): ratios
@@ -338,3 +349,18 @@ def test_relative_timing_on_onnxruntime():
     assert result["large"].ms > result["small"].ms > 0 and ref["ms"] > 0
     assert all(r.ci95[0] <= r.ms <= r.ci95[1] and 3 <= len(r.ratios) <= 4
                for r in result.values())
+
+
+def test_torch_timing_sets_the_thread_count_per_session_not_per_call(monkeypatch):
+    """Resizing torch's thread pool inside the timed call would time the resize too."""
+    from lib.latency.measure import median_ms, sessions_of
+
+    calls = []
+    real, before = torch.set_num_threads, torch.get_num_threads()
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    try:
+        fresh = sessions_of("torch", torch.nn.Conv2d(3, 4, 3), [1, 3, 8, 8], threads=1)
+        assert median_ms(fresh(), warmup=2, runs=5) > 0
+        assert calls == [1]
+    finally:
+        real(before)

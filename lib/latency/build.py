@@ -140,9 +140,17 @@ def in_context(table: LatencyTable, reference: dict, swapped: dict) -> dict:
     base = table.sum_entries(reference)
     shift = {key: cost - (table.sum_entries({**reference, key[0]: key[1]}) - base)
              for key, cost in swapped.items()}
-    return {key: {**entry, "alone": entry["value"],
-                  "value": entry["value"] + shift.get(tuple(key.split("/")[:2]), 0.0)}
-            for key, entry in table.entries.items()}
+    entries = {key: {**entry, "alone": entry["value"],
+                     "value": entry["value"] + shift.get(tuple(key.split("/")[:2]), 0.0)}
+               for key, entry in table.entries.items()}
+    # a block cannot cost less than nothing: a negative entry means the swap's measured
+    # difference was below what the timing resolves; the table stays additive, but say so
+    negative = sorted((e["value"], key) for key, e in entries.items() if e["value"] < 0)
+    if negative:
+        log.warning("%d in-context entries are negative (lowest %s: %.4f): their swaps' "
+                    "differences are within the timing noise; build with a tighter --precision "
+                    "or without --context", len(negative), negative[0][1], negative[0][0])
+    return entries
 
 
 def without_context(table: LatencyTable) -> LatencyTable | None:

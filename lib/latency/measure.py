@@ -67,8 +67,7 @@ def ort_sessions(graph: bytes, input_shape, threads: int = 1):
 
 def mnn_sessions(module: nn.Module, input_shape, threads: int = 1):
     """A factory of fresh MNN sessions of ``module`` (converted once from its ONNX export);
-    each call returns a callable running ``runSession`` alone on a fixed input (see
-    ``MNNRunner.time_ms`` for why the host copies are left out)."""
+    each call returns ``MNNRunner.run_session`` on a fixed input copied in once."""
     from .mnn import MNNRunner, convert_onnx_to_mnn, mnn_available
 
     if not mnn_available():
@@ -82,24 +81,25 @@ def mnn_sessions(module: nn.Module, input_shape, threads: int = 1):
     def fresh(_keep=folder):
         runner = MNNRunner(mnn_path, threads)
         runner(x)
-        return lambda: runner.interpreter.runSession(runner.session)
+        return runner.run_session
     return fresh
 
 
 def torch_sessions(module: nn.Module, input_shape, threads: int = 1):
-    """Eager torch: a "session" is the module itself, run with ``threads`` threads."""
+    """Eager torch: a "session" is the module itself. Opening one sets the process's torch
+    thread count to ``threads`` (torch has no per-call setting; setting it inside the timed
+    call would time the pool's resize) and leaves it there: timing is all the process does."""
     module = module.eval()
     x = torch.rand(input_shape, generator=torch.Generator().manual_seed(0))
 
     def run():
-        previous = torch.get_num_threads()
+        with torch.inference_mode():
+            module(x)
+
+    def fresh():
         torch.set_num_threads(threads)
-        try:
-            with torch.inference_mode():
-                module(x)
-        finally:
-            torch.set_num_threads(previous)
-    return lambda: run
+        return run
+    return fresh
 
 
 def sessions_of(backend: str, module: nn.Module, input_shape, threads: int = 1):

@@ -84,17 +84,16 @@ class MNNRunner:
         output.copyToHostTensor(host)
         return np.array(host.getData(), dtype=np.float32).reshape(shape)
 
+    def run_session(self) -> None:
+        """One inference on the input already copied in: the unit every MNN timing times.
+        The host copies of ``__call__`` cost about as much as a small block's compute and
+        scale with its tensors, so timing them would put a per-block I/O term into every LUT
+        entry that a whole model pays only once."""
+        self.interpreter.runSession(self.session)
+
     def time_ms(self, x: np.ndarray, warmup: int = 20, runs: int = 200) -> float:
-        """Median ms of ``runSession`` alone: the input is copied in once. The host copies
-        cost about as much as a small block's compute and scale with its tensors, so timing
-        them would put a per-block I/O term into every LUT entry that a whole model pays
-        only once."""
+        """Median ms of :meth:`run_session` on ``x`` (copied in once)."""
+        from .measure import median_ms
+
         self(x)
-        for _ in range(warmup):
-            self.interpreter.runSession(self.session)
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter_ns()
-            self.interpreter.runSession(self.session)
-            times.append(time.perf_counter_ns() - start)
-        return statistics.median(times) / 1e6
+        return median_ms(self.run_session, warmup, runs)

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from ..data import DataError
 from ..latency import count_macs, time_ort
-from ..latency.measure import median_ms, ort_session
+from ..latency.measure import median_ms, ort_session, ort_sessions
 from ..spaces import DeployView
 from .models import subnet_from_checkpoint
 from .tasks import LandmarkTask, SegmentationTask, make_task
@@ -30,9 +30,8 @@ def _onnx_runner(path: Path, threads: int, runs: int, dataset, data_root):
         task = SegmentationTask({"num_classes": out_shape[1], "img_size": in_shape[2]},
                                 dataset, data_root)
     session = ort_session(path.read_bytes(), threads)
-    x = np.random.default_rng(0).random(in_shape, dtype=np.float32)
     info = {"params": sum(int(np.prod(t.dims)) for t in graph.graph.initializer), "macs": None,
-            "ort_ms": median_ms(lambda: session.run(None, {"input": x}), 20, runs)
+            "ort_ms": median_ms(ort_sessions(path.read_bytes(), in_shape, threads)(), 20, runs)
             if runs else None,
             "choices": None}
 

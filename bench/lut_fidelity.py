@@ -2,8 +2,8 @@
 """LUT fidelity: LUT-predicted latency against the measured latency of whole exported
 subnets, on the LUT's own backend and thread count. Every subnet is timed twice, in two
 independent drift-proof passes (ratios to a reference model timed beside it, rounds until
-each is known to --precision: lib/latency/relative.py); the LUT is scored on their geometric
-mean, and the second pass scored against the first is the noise floor. Both passes are put
+each median is known to --precision: lib/latency/relative.py); the LUT is scored on their
+geometric mean, and the second pass scored against the first is the noise floor. Both passes are put
 in the LUT's time base (ratios times the reference's time at the build), so the machine's
 drift since then is not counted as the LUT's error.
 
@@ -79,13 +79,13 @@ def main():
                                       "space and backend)")
     parser.add_argument("--n", type=int, default=30, help="random subnets")
     parser.add_argument("--arch", nargs="*", default=[], help="architecture files to add")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed runs per burst")
-    parser.add_argument("--runs", type=int, default=200, help="timed runs per burst")
-    parser.add_argument("--sessions", type=int, default=1,
+    parser.add_argument("--warmup", type=int, default=Timing.warmup, help="untimed runs per burst")
+    parser.add_argument("--runs", type=int, default=Timing.runs, help="timed runs per burst")
+    parser.add_argument("--sessions", type=int, default=Timing.sessions,
                         help="fresh sessions per round; the fastest burst counts")
-    parser.add_argument("--precision", type=float, default=0.01,
-                        help="rounds until each ratio's 95 %% interval is within ± this")
-    parser.add_argument("--max_rounds", type=int, default=30)
+    parser.add_argument("--precision", type=float, default=Timing.precision,
+                        help="rounds until each median ratio's 95 %% interval is within ± this")
+    parser.add_argument("--max_rounds", type=int, default=Timing.max_rounds)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", help="output folder (default output/bench)")
     args = parser.parse_args()

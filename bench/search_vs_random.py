@@ -87,10 +87,13 @@ def parse_args():
                         help="space kwargs for the baselines (JSON), e.g. the searched input "
                              "size; a baseline of the searched space and kwargs is priced by "
                              "the LUT and scored one-shot like the others")
-    parser.add_argument("--runs", type=int, default=200, help="timed runs per model per round")
-    parser.add_argument("--precision", type=float, default=0.01,
-                        help="timing rounds until each ratio's 95 %% interval is within ± this")
-    parser.add_argument("--max_rounds", type=int, default=30, help="timing rounds at most")
+    parser.add_argument("--runs", type=int, default=Timing.runs,
+                        help="timed runs per model per round")
+    parser.add_argument("--precision", type=float, default=Timing.precision,
+                        help="timing rounds until each median ratio's 95 %% interval is "
+                             "within ± this")
+    parser.add_argument("--max_rounds", type=int, default=Timing.max_rounds,
+                        help="timing rounds at most")
     parser.add_argument("--calib_batches", type=int, default=8,
                         help="batches that re-estimate BatchNorm for a one-shot score")
     parser.add_argument("--noise_seeds", type=int, default=2,

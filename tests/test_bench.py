@@ -74,11 +74,11 @@ def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
     lut = tmp_path / "tiny.json"
     built = subprocess.run([sys.executable, str(ROOT / "tools" / "build_lut.py"), "--quick",
                             "--context", "true", "--space_kwargs", kwargs, "--calib_archs", "3",
-                            "--runs", "10", "--out", str(lut)], capture_output=True, text=True,
+                            "--runs", "10", "--max_rounds", "3", "--out", str(lut)], capture_output=True, text=True,
                            cwd=ROOT, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
     meta = json.loads(lut.read_text())["metadata"]
-    assert meta["timing"]["precision"] == 0.03 and meta["timing"]["runs"] == 10  # flag wins
+    assert meta["timing"]["precision"] == 0.04 and meta["timing"]["runs"] == 10  # flag wins
     assert meta["reference"]["ms"] > 0 and "ratio to a reference" in meta["statistic"]
     scored = subprocess.run([sys.executable, str(ROOT / "bench" / "lut_fidelity.py"),
                              "--space_kwargs", kwargs, "--lut", str(lut), "--n", "3",

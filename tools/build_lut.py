@@ -22,7 +22,7 @@ from lib.train.space_options import SpaceOptions
 
 
 # --quick: fewer runs and a looser interval; same drift-proof method (README: LUT fidelity)
-QUICK_VALUES = {"warmup": 5, "runs": 50, "precision": 0.03, "max_rounds": 6}
+QUICK_VALUES = {"warmup": 5, "runs": 50, "precision": 0.04, "max_rounds": 8}
 QUICK = ", ".join(f"--{name} {value}" for name, value in QUICK_VALUES.items())
 
 
@@ -32,13 +32,14 @@ class BuildLUTConfig(SpaceOptions):
                                  "converted in-process), torch (eager) or flops (MACs)",
                           choices=BACKENDS)
     threads: int = option(1, "intra-op threads of the backend")
-    warmup: int = option(20, "untimed runs before each timed burst")
-    runs: int = option(200, "timed runs per burst; a burst's median is one value")
-    sessions: int = option(1, "fresh sessions per round; the fastest burst is the round's "
-                              "value (sessions land in a fast or a ~30 % slower mode at random)")
-    precision: float = option(0.01, "repeat rounds until each ratio's 95 % interval is within "
-                                    "± this fraction")
-    max_rounds: int = option(30, "at most this many rounds")
+    warmup: int = option(Timing.warmup, "untimed runs before each timed burst")
+    runs: int = option(Timing.runs, "timed runs per burst; a burst's median is one value")
+    sessions: int = option(Timing.sessions,
+                           "fresh sessions per round; the fastest burst is the round's value "
+                           "(sessions land in a fast or a ~30 % slower mode at random)")
+    precision: float = option(Timing.precision, "repeat rounds until the 95 % interval of "
+                                                "each median ratio is within ± this fraction")
+    max_rounds: int = option(Timing.max_rounds, "at most this many rounds")
     quick: bool = option(False, f"a table in minutes, same method: {QUICK}")
     calib_archs: int = option(10, "whole models measured to calibrate the fixed part and the "
                                   "scale of the summed entries")

@@ -155,15 +155,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/search_throughput.py --space hourglass_seg --batch 32 --steps 5 \
 		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
 
-# LUT fidelity on this machine; a search's argmax joins when its run folder exists.
+# LUT fidelity on this machine; a search's argmax joins when its run folder exists. mbv2 and
+# hourglass models take 1-8 ms: 50 runs a burst keep each pass at a few minutes.
 argmax = $(if $(wildcard $(1)),--arch $(1))
 fidelity: $(STAMP)
 	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet $(call argmax,ckpt_save/supernet/arch.json)
 	$(BIN)/python bench/lut_fidelity.py --space pfld_fbnet --backend mnn \
 		$(call argmax,ckpt_save/supernet/arch.json)
-	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark \
+	$(BIN)/python bench/lut_fidelity.py --space mbv2_landmark --runs 50 \
 		--space_kwargs '{"num_points": 106, "img_size": 64}' $(call argmax,ckpt_save/mbv2/supernet/arch.json)
-	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg \
+	$(BIN)/python bench/lut_fidelity.py --space hourglass_seg --runs 50 \
 		--space_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}' \
 		$(call argmax,ckpt_save/hourglass/supernet/arch.json)
 

@@ -126,3 +126,13 @@ def test_a_search_without_random_matches_is_reported_not_fatal():
     assert result["searches"]["mul_s0"]["percentile"] is None
     assert result["summary"]["percentile_mean"] == 100  # the target search beats both
     assert "none within the window (0)" in table(result, "nme_box")
+
+
+def test_timing_estimators_scores_each_statistic_pass_against_pass(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "timing_estimators.py"),
+                           "--n", "3", "--rounds", "6", "--runs", "3", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "timing_estimators_pfld_fbnet.json").read_text())
+    assert {"median, 6 rounds", "geometric mean, 5 rounds"} <= set(result["scores"])
+    assert all(len(ratios) == 6 for p in result["ratios"] for ratios in p.values())

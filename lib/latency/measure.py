@@ -6,15 +6,16 @@ The statistic is the median of ``runs`` individually timed calls after ``warmup`
 from __future__ import annotations
 
 import io
-import statistics
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from .relative import median_ms
+from .runtimes import ort_session
 
 BACKENDS = ("ort", "mnn", "torch", "flops")
 
@@ -28,29 +29,6 @@ def export_onnx_bytes(module: nn.Module, input_shape) -> bytes:
         torch.onnx.export(module, (torch.zeros(input_shape),), buffer, dynamo=False,
                           opset_version=13, input_names=["input"], output_names=["output"])
     return buffer.getvalue()
-
-
-def median_ms(fn, warmup: int, runs: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        fn()
-        times.append(time.perf_counter_ns() - start)
-    return statistics.median(times) / 1e6
-
-
-def ort_session(onnx_model: bytes, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
 
 
 def ort_sessions(graph: bytes, input_shape, threads: int = 1):

@@ -1,9 +1,6 @@
 """Rank agreement: how well one ordering (a LUT, θ) matches another (measurements, latency)."""
 from __future__ import annotations
 
-import math
-import statistics
-
 
 def kendall_tau(xs, ys) -> float:
     """Kendall's tau-b (ties in either list counted as in scipy); 0 when undefined."""
@@ -46,22 +43,6 @@ def mean_ci95(values) -> tuple[float, float, float]:
     sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
     half = _T975[min(n - 1, len(_T975)) - 1] * sd / n ** 0.5
     return mean, mean - half, mean + half
-
-
-def median_ci95(values) -> tuple[float, float, float]:
-    """(median, low, high): the median with its distribution-free 95 % interval, the order
-    statistics x_(k) and x_(n+1-k) for the largest k with P(Binomial(n, 1/2) < k) <= 2.5 %.
-    Below 6 values no such k exists and the interval is the whole range (coverage 1 - 2^(1-n))."""
-    values = sorted(float(v) for v in values)
-    n = len(values)
-    if not n:
-        raise ValueError("median_ci95 needs at least one value")
-    k, below = 0, 0.0
-    while below + math.comb(n, k) / 2 ** n <= 0.025:
-        below += math.comb(n, k) / 2 ** n
-        k += 1
-    k = max(k, 1)
-    return statistics.median(values), values[k - 1], values[n - k]
 
 
 def percentile_among(value: float, others, higher_is_better: bool) -> float:

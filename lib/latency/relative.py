@@ -30,12 +30,43 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
-from .measure import median_ms
-from .ranking import median_ci95
+# standalone: numpy and the standard library only (tqdm when there), because a measurement
+# kit copies this file to a device that has neither torch nor this project (kit.py)
+try:
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover - a bare device
+    tqdm = None
 
 now = time.perf_counter  # the clock the reference is re-timed by (a test replaces it)
+
+
+def median_ms(fn, warmup: int, runs: int) -> float:
+    """One burst: the median of ``runs`` individually timed calls after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - start)
+    return statistics.median(times) / 1e6
+
+
+def median_ci95(values) -> tuple[float, float, float]:
+    """(median, low, high): the median with its distribution-free 95 % interval, the order
+    statistics x_(k) and x_(n+1-k) for the largest k with P(Binomial(n, 1/2) < k) <= 2.5 %.
+    Below 6 values no such k exists and the interval is the whole range (coverage 1 - 2^(1-n))."""
+    values = sorted(float(v) for v in values)
+    n = len(values)
+    if not n:
+        raise ValueError("median_ci95 needs at least one value")
+    k, below = 0, 0.0
+    while below + math.comb(n, k) / 2 ** n <= 0.025:
+        below += math.comb(n, k) / 2 ** n
+        k += 1
+    k = max(k, 1)
+    return statistics.median(values), values[k - 1], values[n - k]
 
 
 @dataclass(frozen=True)
@@ -87,7 +118,8 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
     logs = {name: [] for name in models}
     reference_ms = []
     pending = list(models)
-    bar = tqdm(total=timing.max_rounds, desc="timing rounds", disable=not progress)
+    bar = _Bar() if tqdm is None else tqdm(total=timing.max_rounds, desc="timing rounds",
+                                           disable=not progress)
     for round_ in range(timing.max_rounds):
         points = [(now(), value(reference))]  # (time, reference ms)
         timed = []  # (name, mid time, ms)
@@ -122,3 +154,16 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
 def _halfwidth(values: list[float]) -> float:
     _, low, high = median_ci95(values)
     return (high - low) / 2
+
+
+class _Bar:
+    """No progress bar where tqdm is not installed."""
+
+    def update(self, *_):
+        pass
+
+    def set_postfix(self, **_):
+        pass
+
+    def close(self):
+        pass

@@ -11,7 +11,9 @@ from torch.utils.data import DataLoader
 
 from ..data import DataError
 from ..latency import count_macs, time_ort
-from ..latency.measure import median_ms, ort_session, ort_sessions
+from ..latency.measure import ort_sessions
+from ..latency.relative import median_ms
+from ..latency.runtimes import ort_session
 from ..spaces import DeployView
 from .models import subnet_from_checkpoint
 from .tasks import LandmarkTask, SegmentationTask, make_task

@@ -1,0 +1,83 @@
+"""Inference sessions on onnxruntime and on MNN's runtime, with numpy and the runtime only (no
+torch, nothing else of this project): a measurement kit copies this file, with
+``relative.py``, to the device it times on (kit.py)."""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+try:
+    from .relative import median_ms
+except ImportError:  # in a kit: a top-level module beside relative.py
+    from relative import median_ms
+
+
+def ort_session(onnx_model: bytes, threads: int):
+    """An onnxruntime CPU session of a serialized graph: ``threads`` intra-op threads, one
+    inter-op thread, sequential execution, every graph optimisation."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
+
+
+@contextlib.contextmanager
+def _quiet_native_stdout():
+    """MNN's C++ prints banners on fd 1; keep them out of the tool's output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            ctypes.CDLL(None).fflush(None)  # C stdio buffers: flush them into the sink
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+class MNNRunner:
+    """One interpreter session with a fixed input shape."""
+
+    def __init__(self, path, threads: int = 1):
+        with _quiet_native_stdout():
+            import MNN
+
+            self._mnn = MNN
+            self.interpreter = MNN.Interpreter(str(path))
+            self.session = self.interpreter.createSession({"numThread": threads})
+        self.input = self.interpreter.getSessionInput(self.session)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        mnn = self._mnn
+        self.input.copyFrom(mnn.Tensor(x.shape, mnn.Halide_Type_Float, x,
+                                       mnn.Tensor_DimensionType_Caffe))
+        self.interpreter.runSession(self.session)
+        output = self.interpreter.getSessionOutput(self.session)
+        shape = tuple(output.getShape())
+        host = mnn.Tensor(shape, mnn.Halide_Type_Float, np.zeros(shape, np.float32),
+                          mnn.Tensor_DimensionType_Caffe)
+        output.copyToHostTensor(host)
+        return np.array(host.getData(), dtype=np.float32).reshape(shape)
+
+    def run_session(self) -> None:
+        """One inference on the input already copied in: the unit every MNN timing times.
+        The host copies of ``__call__`` cost about as much as a small block's compute and
+        scale with its tensors, so timing them would put a per-block I/O term into every LUT
+        entry that a whole model pays only once."""
+        self.interpreter.runSession(self.session)
+
+    def time_ms(self, x: np.ndarray, warmup: int = 20, runs: int = 200) -> float:
+        """Median ms of :meth:`run_session` on ``x`` (copied in once)."""
+        self(x)
+        return median_ms(self.run_session, warmup, runs)

@@ -1,6 +1,8 @@
 """Rank agreement: how well one ordering (a LUT, θ) matches another (measurements, latency)."""
 from __future__ import annotations
 
+import statistics
+
 
 def kendall_tau(xs, ys) -> float:
     """Kendall's tau-b (ties in either list counted as in scipy); 0 when undefined."""
@@ -54,3 +56,13 @@ def percentile_among(value: float, others, higher_is_better: bool) -> float:
     sign = 1 if higher_is_better else -1
     beats = sum(1.0 if sign * (value - o) > 0 else 0.5 if value == o else 0.0 for o in others)
     return 100.0 * beats / len(others)
+
+
+def prediction_scores(predicted, measured) -> dict:
+    """How well predictions match measurements: MAPE, Kendall τ, the share within ±10 % and
+    the worst error."""
+    errors = [(p - m) / m for p, m in zip(predicted, measured)]
+    return {"mape_pct": 100 * statistics.fmean(abs(e) for e in errors),
+            "kendall_tau": kendall_tau(predicted, measured),
+            "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
+            "max_abs_error_pct": 100 * max(abs(e) for e in errors)}

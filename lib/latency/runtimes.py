@@ -49,13 +49,16 @@ def _quiet_native_stdout():
 class MNNRunner:
     """One interpreter session with a fixed input shape."""
 
-    def __init__(self, path, threads: int = 1):
+    def __init__(self, path, threads: int = 1, precision: str | None = None):
+        """``precision``: MNN's "normal" (fp32 on CPUs), "high" or "low" (fp16 where the CPU
+        and the build have it); None leaves MNN's default."""
+        config = {"numThread": threads, **({"precision": precision} if precision else {})}
         with _quiet_native_stdout():
             import MNN
 
             self._mnn = MNN
             self.interpreter = MNN.Interpreter(str(path))
-            self.session = self.interpreter.createSession({"numThread": threads})
+            self.session = self.interpreter.createSession(config)
         self.input = self.interpreter.getSessionInput(self.session)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

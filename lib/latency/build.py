@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import platform
 import random
 import statistics
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -19,21 +17,12 @@ from .counting import count_macs
 from .lut_file import FORMAT
 from .measure import BACKENDS, backend_version, sessions_of
 from .relative import Timing, time_relative
+from .runtimes import host_cpu
 from .slots import fingerprint, input_shape_of, op_slots, random_choices, slot_entries, \
     trace_slots
 from .table import LatencyTable
 
 log = logging.getLogger(__name__)
-
-
-def host_cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def subnet(space: str, space_kwargs: dict, choices: dict | None = None):
@@ -105,29 +94,29 @@ def plan(space: str, space_kwargs: dict, calib_archs: int = 10, seed: int = 0,
             "swaps": swaps}, models
 
 
-def assemble(space: str, space_kwargs: dict, plan: dict, values: dict, header: dict,
+def assemble(space: str, space_kwargs: dict, needed: dict, values: dict, header: dict,
              linear: bool = True) -> dict:
-    """The LUT from the measured ``values`` (id -> ms or MMAC) of ``plan``'s models: the
-    entries (moved into context when the plan has swaps; the reference network's time is
+    """The LUT from the measured ``values`` (id -> ms or MMAC) of the models ``needed`` lists
+    (:func:`plan`): the entries (moved into context when it has swaps; the reference network's time is
     ``header["reference"]["ms"]``), and the fixed part fitted on the calibration models.
     ``header``: how it was measured (backend, version, threads, unit, statistic, ...)."""
     slots = trace_slots(space, space_kwargs)
-    entries = {key: {"value": values[name], **plan["blocks"][name]}
-               for key, name in plan["entries"].items()}
+    entries = {key: {"value": values[name], **needed["blocks"][name]}
+               for key, name in needed["entries"].items()}
     table = LatencyTable({}, entries, {"value": 0.0}, slots)
-    if plan["swaps"]:
+    if needed["swaps"]:
         first = {label: info["candidates"][0] for label, info in slots.items()}
         swapped = {(s["slot"], s["op"]): values[s["id"]] - header["reference"]["ms"]
-                   for s in plan["swaps"]}
+                   for s in needed["swaps"]}
         table = LatencyTable({}, in_context(table, first, swapped), {"value": 0.0}, slots)
     calibration = [{"choices": c["choices"], "measured": values[c["id"]],
-                    "sum_entries": table.sum_entries(c["choices"])} for c in plan["calibration"]]
+                    "sum_entries": table.sum_entries(c["choices"])} for c in needed["calibration"]]
     metadata = {
         "space": space, "space_kwargs": jsonable(space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, slots),
         "input_shape": input_shape_of(space, space_kwargs), "batch": 1, "dtype": "float32",
         **header,
-        "entries": "in context (see lib/latency/build.py: in_context)" if plan["swaps"] else
+        "entries": "in context (see lib/latency/build.py: in_context)" if needed["swaps"] else
         "blocks alone",
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }

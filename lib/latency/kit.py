@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 from dataclasses import asdict
@@ -42,9 +43,13 @@ RUNNER = ("run_kit.py", "relative.py", "runtimes.py")  # copied from lib/latency
 # benchmark.out's row, printf("[ - ] %-24s    max = %8.3f ms  min = %8.3f ms  avg = %8.3f ms")
 ROW = re.compile(r"^\[ - \] (?P<name>\S+)\s+max =\s*(?P<max>[\d.]+) ms\s+min =\s*"
                  r"(?P<min>[\d.]+) ms\s+avg =\s*(?P<avg>[\d.]+) ms\s*$")
-HEADER = re.compile(r"Forward type: (?P<forward>\S+) thread=(?P<threads>\d+) "
+# "Forward type: CPU thread=4 precision=0 ...", or "**CPU** thread=4** precision=0" (older)
+HEADER = re.compile(r"Forward type: \**(?P<forward>[^* ]+)\** thread=(?P<threads>\d+)\** "
                     r"precision=(?P<precision>\d+)")
 LOOPS = re.compile(r"Benchmarking\.\.\. loop = (?P<loop>\d+), warmup = (?P<warmup>\d+)")
+
+
+log = logging.getLogger(__name__)
 
 
 class KitError(ValueError):
@@ -56,11 +61,11 @@ def _sha256(path: Path) -> str:
 
 
 def export_kit(folder, space: str, space_kwargs: dict, threads: int = 1,
-               timing: Timing = Timing(), calib_archs: int = 12, holdout: int = 20,
+               timing: Timing = Timing(), calib_archs: int = 10, holdout: int = 20,
                seed: int = 0, context: bool = False, progress: bool = True) -> dict:
     """Write the kit for this space instance into ``folder`` (which must not exist: a kit is
     never half-updated) and return its manifest."""
-    from .mnn import convert_onnx_to_mnn, mnn_available
+    from .mnn import mnn_available
 
     folder = Path(folder)
     if folder.exists():
@@ -74,6 +79,20 @@ def export_kit(folder, space: str, space_kwargs: dict, threads: int = 1,
              **{s["id"]: "swap" for s in needed["swaps"]}}
     staging = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
+    try:
+        manifest = _write_kit(staging, space, space_kwargs, threads, timing, needed, models,
+                              roles, progress)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # nothing half-written stays behind
+        raise
+    staging.rename(folder)
+    return manifest
+
+
+def _write_kit(staging: Path, space, space_kwargs, threads, timing, needed, models, roles,
+               progress) -> dict:
+    from .mnn import convert_onnx_to_mnn
+
     (staging / "onnx").mkdir(parents=True)
     (staging / "mnn").mkdir()
     listed = []
@@ -89,7 +108,7 @@ def export_kit(folder, space: str, space_kwargs: dict, threads: int = 1,
         "format": KIT_FORMAT, "kit": kit_id, "space": space,
         "space_kwargs": jsonable(space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, trace_slots(space, space_kwargs)),
-        "threads": threads, "precision": "fp32",
+        "threads": threads, "dtype": "float32",
         # benchmark.out's precision argument: 0 (Normal) keeps fp32 on the CPU; its default
         # 2 (Low) runs fp16 where the CPU and the build allow it (ARMv8.2, MNN_ARM82=ON)
         "mnn_benchmark_precision": 0,
@@ -100,7 +119,6 @@ def export_kit(folder, space: str, space_kwargs: dict, threads: int = 1,
     here = Path(__file__).parent
     for name in RUNNER:
         shutil.copy(here / name, staging / name)
-    staging.rename(folder)
     return manifest
 
 
@@ -133,20 +151,22 @@ def read_results(path, manifest: dict, int8: bool = False) -> tuple[dict, dict]:
 def _read_json(path: Path, text: str, manifest: dict) -> tuple[dict, dict]:
     try:
         results = json.loads(text)
-        models = results["models"]
-        values = {name: float(m["ms"]) for name, m in models.items()}
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        if results.get("kit") != manifest["kit"] or \
+                results.get("fingerprint") != manifest["fingerprint"]:
+            raise KitError(f"{path}: results of kit {results.get('kit')!r} (fingerprint "
+                           f"{results.get('fingerprint')!r}), not of this kit "
+                           f"{manifest['kit']!r} ({manifest['fingerprint']!r})")
+        values = {name: float(m["ms"]) for name, m in results["models"].items()}
+        device = results.get("device", {})
+        return values, {"backend": results["backend"],
+                        "backend_version": results["backend_version"],
+                        "threads": results["threads"], "statistic": results["statistic"],
+                        "timing": results["timing"], "reference": results["reference"],
+                        "host_cpu": device.get("cpu", "unknown"), "device": device}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, KitError):
+            raise
         raise KitError(f"{path}: not run_kit.py results: {exc!r}") from exc
-    if results.get("kit") != manifest["kit"] or \
-            results.get("fingerprint") != manifest["fingerprint"]:
-        raise KitError(f"{path}: results of kit {results.get('kit')!r} (fingerprint "
-                       f"{results.get('fingerprint')!r}), not of this kit {manifest['kit']!r} "
-                       f"({manifest['fingerprint']!r})")
-    device = results.get("device", {})
-    return values, {"backend": results["backend"], "backend_version": results["backend_version"],
-                    "threads": results["threads"], "statistic": results["statistic"],
-                    "timing": results["timing"], "reference": results["reference"],
-                    "host_cpu": device.get("cpu", "unknown"), "device": device}
 
 
 def _read_benchmark_out(path: Path, text: str, int8: bool) -> tuple[dict, dict]:
@@ -171,10 +191,14 @@ def _read_benchmark_out(path: Path, text: str, int8: bool) -> tuple[dict, dict]:
         raise KitError(f"{path}: no 'Forward type: ... thread=N precision=P' line: not the "
                        f"output of MNN's benchmark.out")
     loop = f"{loops['loop']} runs after {loops['warmup']} warm-up" if loops else "its runs"
+    precision = int(header["precision"])
+    # precision 2 (Low, benchmark.out's default) is fp16 on ARMv8.2 CPUs in an MNN_ARM82
+    # build; 0 (Normal) and 1 (High) keep fp32
+    dtype = "int8" if int8 else "float16 where the CPU has it" if precision == 2 else "float32"
     return values, {
         "backend": "mnn", "backend_version": "MNN benchmark.out",
-        "threads": int(header["threads"]), "mnn_precision": int(header["precision"]),
-        "dtype": "int8" if int8 else "float32",
+        "forward": header["forward"], "threads": int(header["threads"]),
+        "mnn_precision": precision, "dtype": dtype,
         # the fastest run: benchmark.out times the models one after another (not drift-proof),
         # and the minimum is the figure least moved by what else the device does meanwhile
         "statistic": f"benchmark.out min of {loop} (input and output copies included)",
@@ -186,7 +210,17 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
     subnets. Every problem is listed before anything is written."""
     folder = Path(folder)
     manifest = read_manifest(folder)
+    space, kwargs = manifest["space"], manifest["space_kwargs"]
+    here = fingerprint(space, kwargs, trace_slots(space, kwargs))
+    if manifest["fingerprint"] != here:
+        raise KitError(f"{folder / MANIFEST}: the kit was exported for fingerprint "
+                       f"{manifest['fingerprint']}, the space is {here} in this code; export "
+                       f"a new kit")
     values, how = read_results(results_path, manifest, int8)
+    for name, want in (("threads", manifest["threads"]), ("dtype", manifest["dtype"])):
+        if how.get(name, want) != want and not (name == "dtype" and int8):
+            log.warning("%s: %s %s, the kit's is %s; the LUT records what was measured",
+                        results_path, name, how[name], want)
     problems = []
     ids = [m["id"] for m in manifest["models"]]
     if len(set(ids)) != len(ids):
@@ -202,7 +236,9 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
     kind = "mnn" if backend == "mnn" else "onnx"
     for model in manifest["models"]:
         file = folder / kind / f"{model['id']}.{kind}"
-        if file.is_file() and _sha256(file) != model[f"{kind}_sha256"]:
+        if not file.is_file():
+            problems.append(f"{file}: missing (cannot check it is the model that was timed)")
+        elif _sha256(file) != model[f"{kind}_sha256"]:
             problems.append(f"{file}: changed since the kit was exported (sha256)")
     bad = [name for name, v in values.items() if not v > 0]
     if bad:
@@ -211,11 +247,10 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
         raise KitError("cannot import the kit's results:\n  " + "\n  ".join(problems))
     if "reference" not in how:  # benchmark.out: the reference is one more model
         how["reference"] = {"ms": values["reference"]}
-    space, kwargs = manifest["space"], manifest["space_kwargs"]
     how = {**how, "kit": manifest["kit"], "unit": "ms"}
     lut = assemble(space, kwargs, manifest["plan"], values, how, linear)
     table = check_lut(lut, space, kwargs, str(results_path))
     held = manifest["plan"]["holdout"]
     measured = [values[h["id"]] for h in held]
     predicted = [table.predict(h["choices"]) for h in held]
-    return lut, {"n": len(held), **prediction_scores(predicted, measured)} if held else {}
+    return lut, ({"n": len(held), **prediction_scores(predicted, measured)} if held else {})

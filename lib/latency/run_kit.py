@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time a facenas measurement kit on this device and write results.json beside this file.
 
-    python3 run_kit.py                    # the kit's first backend (mnn when it has .mnn files)
+    python3 run_kit.py                    # MNN where it is installed, else onnxruntime
     python3 run_kit.py --backend ort      # onnxruntime
     python3 run_kit.py --cores 4-7        # pin to these cores (a phone's big cluster)
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -26,24 +27,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
-
 from relative import Timing, time_relative  # noqa: E402
-from runtimes import MNNRunner, ort_session  # noqa: E402
+from runtimes import host_cpu, mnn_sessions, ort_sessions  # noqa: E402
 
-MNN_PRECISION = {"fp32": "normal", "fp16": "low"}
-
-
-def cpu_model() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        info = []
-    for key in ("model name", "Hardware", "Processor"):  # x86, then ARM's spellings
-        for line in info:
-            if line.split(":")[0].strip() == key:
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+MNN_PRECISION = {"float32": "normal"}  # MNN's CPU backend runs fp32 unless asked for "low"
 
 
 def device() -> dict:
@@ -55,7 +42,7 @@ def device() -> dict:
             governors[core] = path.read_text().strip()
         except OSError:
             pass
-    return {"cpu": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
+    return {"cpu": host_cpu(), "machine": platform.machine(), "cores": os.cpu_count(),
             "ran_on": cores, "governors": governors, "python": platform.python_version()}
 
 
@@ -67,26 +54,20 @@ def parse_cores(text: str) -> set[int]:
     return cores
 
 
-def factory(backend: str, model: dict, threads: int, precision: str):
+def factory(backend: str, model: dict, threads: int, dtype: str):
     """Fresh sessions of one kit model, after checking the file is the one exported."""
     kind = "mnn" if backend == "mnn" else "onnx"
     path = HERE / kind / f"{model['id']}.{kind}"
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != model[f"{kind}_sha256"]:
         raise SystemExit(f"{path}: changed since the kit was exported (sha256)")
-    x = np.random.default_rng(0).random(model["input_shape"], dtype=np.float32)
     if backend == "mnn":
-        def fresh():
-            runner = MNNRunner(path, threads, MNN_PRECISION[precision])
-            runner(x)
-            return runner.run_session
-        return fresh
+        return mnn_sessions(path, model["input_shape"], threads, MNN_PRECISION[dtype])
+    return ort_sessions(data, model["input_shape"], threads)
 
-    def fresh():
-        session = ort_session(data, threads)
-        feed = {session.get_inputs()[0].name: x}
-        return lambda: session.run(None, feed)
-    return fresh
+
+def available(backend: str) -> bool:
+    return importlib.util.find_spec("MNN" if backend == "mnn" else "onnxruntime") is not None
 
 
 def runtime_version(backend: str) -> str:
@@ -100,8 +81,10 @@ def main(argv=None) -> int:
     manifest = json.loads((HERE / "manifest.json").read_text())
     timing = manifest["timing"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    runtimes = [b for b in ("mnn", "ort") if b in manifest["backends"] and available(b)]
     parser.add_argument("--backend", choices=manifest["backends"],
-                        default=manifest["backends"][-1])
+                        default=runtimes[0] if runtimes else None,
+                        help="default: MNN where it is installed, else onnxruntime")
     parser.add_argument("--threads", type=int, default=manifest["threads"])
     parser.add_argument("--cores", help="pin to these cores, e.g. 4-7 or 0,2")
     for name in ("warmup", "runs", "sessions", "max_rounds"):
@@ -110,12 +93,16 @@ def main(argv=None) -> int:
                         help="rounds until each median ratio's 95 %% interval is within ± this")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
+    if args.backend is None or not available(args.backend):
+        parser.error(f"no runtime for {args.backend or 'this kit'}: pip install MNN (or "
+                     f"onnxruntime) and numpy")
     if args.cores:
         os.sched_setaffinity(0, parse_cores(args.cores))
     timing = Timing(**{**timing, **{name: getattr(args, name) for name in
                                     ("warmup", "runs", "sessions", "max_rounds", "precision")}})
-    fresh = {m["id"]: factory(args.backend, m, args.threads, manifest["precision"])
+    fresh = {m["id"]: factory(args.backend, m, args.threads, manifest["dtype"])
              for m in manifest["models"]}
+    here, version = device(), runtime_version(args.backend)  # before, not after, the long run
     reference = fresh.pop("reference")
     print(f"timing {len(fresh)} models on {args.backend}, {args.threads} thread(s): "
           f"{timing.describe()}", flush=True)
@@ -123,9 +110,9 @@ def main(argv=None) -> int:
     rounds = [len(t.ratios) for t in times.values()]
     results = {
         "kit": manifest["kit"], "fingerprint": manifest["fingerprint"],
-        "backend": args.backend, "backend_version": runtime_version(args.backend),
-        "threads": args.threads, "precision": manifest["precision"],
-        "statistic": timing.describe(), "timing": asdict(timing), "device": device(),
+        "backend": args.backend, "backend_version": version,
+        "threads": args.threads, "dtype": manifest["dtype"],
+        "statistic": timing.describe(), "timing": asdict(timing), "device": here,
         "reference": {"ms": ref["ms"], "range": [min(ref["values"]), max(ref["values"])],
                       "rounds": [min(rounds), max(rounds)]},
         "models": {"reference": {"ms": ref["ms"], "rounds": len(ref["values"])},

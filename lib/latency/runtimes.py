@@ -6,15 +6,55 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import platform
 import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 
-try:
+if __package__:
     from .relative import median_ms
-except ImportError:  # in a kit: a top-level module beside relative.py
+else:  # in a kit: a top-level module beside relative.py
     from relative import median_ms
+
+
+def host_cpu() -> str:
+    """The CPU's model name: /proc/cpuinfo's "model name" (x86), "Hardware" or "Processor"
+    (ARM kernels), else what the platform says."""
+    try:
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        info = []
+    for key in ("model name", "Hardware", "Processor"):
+        for line in info:
+            if line.split(":")[0].strip() == key:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def ort_sessions(graph: bytes, input_shape, threads: int = 1):
+    """A factory of fresh onnxruntime sessions of an ONNX graph; each call returns a
+    callable that runs the graph once on a fixed random input."""
+    x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
+
+    def fresh():
+        session = ort_session(graph, threads)
+        feed = {session.get_inputs()[0].name: x}
+        return lambda: session.run(None, feed)
+    return fresh
+
+
+def mnn_sessions(path, input_shape, threads: int = 1, precision: str | None = None):
+    """A factory of fresh MNN sessions of a ``.mnn`` file; each call returns
+    :meth:`MNNRunner.run_session` on a fixed random input copied in once."""
+    x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
+
+    def fresh():
+        runner = MNNRunner(path, threads, precision)
+        runner(x)
+        return runner.run_session
+    return fresh
 
 
 def ort_session(onnx_model: bytes, threads: int):

@@ -132,12 +132,17 @@ def test_wflw_lines(tmp_path):
                      progress=False)
     assert report.layout == "wflw98" and sum(report.written.values()) == 4
     _train_one_epoch(out, 98, tmp_path)
-    lines[2] = lines[2].rsplit(" ", 2)[0]  # the path and an attribute lost
-    (tmp_path / "bad.txt").write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"bad\.txt:3: 205 values, expected 207"):
-        prepare("wflw", tmp_path / "bad.txt", tmp_path / "bad", images=tmp_path / "images",
-                progress=False)
-    assert not (tmp_path / "bad").exists()
+    bad_lines = {
+        r"bad\.txt:3: 205 values, expected 207": lines[2].rsplit(" ", 2)[0],  # lost 2 fields
+        r"bad\.txt:3: non-numeric value": "x" + lines[2],
+        r"bad\.txt:3: image not found": lines[2].replace("2.jpg", "gone.jpg"),
+    }
+    for message, line in bad_lines.items():
+        (tmp_path / "bad.txt").write_text("\n".join([*lines[:2], line, lines[3]]) + "\n")
+        with pytest.raises(DataError, match=message):
+            prepare("wflw", tmp_path / "bad.txt", tmp_path / "bad", images=tmp_path / "images",
+                    progress=False)
+        assert not (tmp_path / "bad").exists()
 
 
 def _ljson(points, groups=None) -> str:
@@ -163,10 +168,17 @@ def test_menpo_ljson_takes_the_68_point_group_as_x_y(tmp_path):
     report = prepare("ljson", raw, out, img_size=SIZE, split=(0.5, 0.25, 0.25), progress=False)
     assert report.layout == "ibug68" and sum(report.written.values()) == 4
     _train_one_epoch(out, 68, tmp_path)
-    (raw / "face1.ljson").write_text(_ljson(None, {"face_ibug_49": _face(49, 1)}))
-    with pytest.raises(DataError, match=r"face1\.ljson: no group of 68 points"):
-        prepare("ljson", raw, tmp_path / "bad", progress=False)
-    assert not (tmp_path / "bad").exists()
+    nulls = json.loads(_ljson(_face(68, 1)))
+    nulls["groups"]["face_ibug_68"]["landmarks"]["points"][5] = [None, None]
+    for message, text in {
+            r"face1\.ljson: no group of 68 points": _ljson(None, {"g": _face(49, 1)}),
+            r"face1\.ljson: not menpo LJSON v3 \(KeyError": json.dumps({"version": 3}),
+            r"face1\.ljson: LJSON version 2, expected 3": json.dumps({"version": 2}),
+            r"face1\.ljson: group face_ibug_68 has missing": json.dumps(nulls)}.items():
+        (raw / "face1.ljson").write_text(text)
+        with pytest.raises(DataError, match=message):
+            prepare("ljson", raw, tmp_path / "bad", progress=False)
+        assert not (tmp_path / "bad").exists()
 
 
 def test_300vw_folders_and_images_of_any_opencv_format(tmp_path):

@@ -201,6 +201,40 @@ def test_300vw_folders_and_images_of_any_opencv_format(tmp_path):
     _train_one_epoch(out, 68, tmp_path)
 
 
+# Points whose place on a face the datasets' own figures fix, as (subject's right, subject's
+# left) pairs and midline points, independent of the flip tables under test: WFLW and LaPa
+# jaw ends, outer eye corners, mouth corners, pupils; AFLW-19 brow ends, outer eye corners,
+# mouth corners (MMPose's AFLW figure), chin and nose tip on the midline.
+ANCHORS = {
+    "wflw98": ([(0, 32), (60, 72), (76, 82), (96, 97)], [16, 54]),
+    "lapa106": ([(0, 32), (66, 79), (84, 90), (104, 105)], [16]),
+    "aflw19": ([(0, 5), (6, 11), (15, 17)], [13, 18]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ANCHORS))
+def test_flip_moves_each_point_to_its_mirror_on_a_drawn_face(name):
+    """A frontal face drawn with the subject's right on the image's left: a mirror puts each
+    anchor where its left/right counterpart was, and the layout's first eye corner is the
+    image-left one."""
+    from lib.data.augment import hflip
+
+    layout, (pairs, midline) = LAYOUTS[name], ANCHORS[name]
+    face = np.random.default_rng(0).uniform(0.3, 0.7, (layout.num_points, 2))
+    for depth, (right, left) in enumerate(pairs):
+        y = 0.2 + 0.15 * depth
+        face[right], face[left] = (0.5 - 0.1 - 0.05 * depth, y), (0.5 + 0.1 + 0.05 * depth, y)
+    for depth, index in enumerate(midline):
+        face[index] = (0.5, 0.6 + 0.1 * depth)
+    _, flipped, _ = hflip(np.zeros((4, 4, 3), np.uint8), face, np.zeros(3), layout)
+    for right, left in pairs:
+        assert np.allclose(flipped[right], face[right]) and np.allclose(flipped[left],
+                                                                        face[left])
+    assert np.allclose(flipped[midline], face[midline])
+    right_eye, left_eye = layout.eye_corners
+    assert face[right_eye][0] < 0.5 < face[left_eye][0]
+
+
 def test_new_layouts_flip_pairs_and_eye_corners():
     for name in ("wflw98", "lapa106", "cofw29", "aflw19"):
         layout = LAYOUTS[name]

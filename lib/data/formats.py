@@ -9,7 +9,10 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import DataError
+
+class DataError(ValueError):
+    """Bad input data; the message names the file (and line)."""
+
 
 # every still-image format OpenCV decodes (imread), lower case; matched case-insensitively
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".ppm", ".pgm", ".pbm",

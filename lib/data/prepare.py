@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_directory
 from .augment import LandmarkAugment
-from .errors import DataError
+from .formats import DataError
 from .formats import FORMATS, RawSample
 from .headpose import estimate_euler
 from .layouts import LAYOUT_BY_POINTS, get_layout

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from .augment import Augmented, random_affine
-from .errors import DataError
+from .formats import DataError
 from .formats import IMAGE_SUFFIXES
 from .landmark_list import read_list
 from .synthetic import ensure_synthetic

@@ -204,11 +204,12 @@ def test_300vw_folders_and_images_of_any_opencv_format(tmp_path):
 # Points whose place on a face the datasets' own figures fix, as (subject's right, subject's
 # left) pairs and midline points, independent of the flip tables under test: WFLW and LaPa
 # jaw ends, outer eye corners, mouth corners, pupils; AFLW-19 brow ends, outer eye corners,
-# mouth corners (MMPose's AFLW figure), chin and nose tip on the midline.
+# mouth corners (MMPose's AFLW figure), chin and nose tip on the midline; COFW's eye corners.
 ANCHORS = {
     "wflw98": ([(0, 32), (60, 72), (76, 82), (96, 97)], [16, 54]),
     "lapa106": ([(0, 32), (66, 79), (84, 90), (104, 105)], [16]),
     "aflw19": ([(0, 5), (6, 11), (15, 17)], [13, 18]),
+    "cofw29": ([(8, 9)], []),  # only the outer eye corners are documented (MMPose's NME)
 }
 
 

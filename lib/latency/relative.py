@@ -17,10 +17,10 @@ not yet known to ±``precision`` (distribution-free 95 % interval: order statist
 about 30 % slower for its whole life: a fresh one each round turns that luck into noise the
 interval sees, instead of a bias), and the fastest of ``sessions`` fresh sessions is one
 round's value. The median, because the per-round ratios have heavy tails on both sides (a
-slow session of the model or of the reference burst it is divided by): on 32 PFLD subnets,
-two passes of 20 rounds each, the central half of the rounds lay within ±3 % of the median
-and 2 % beyond ±25 %; the median's pass-to-pass difference was 0.9 % (Kendall τ 0.94), the
-geometric mean's 1.9 % (0.91), the minimum's 7.4 % (0.60).
+slow session of the model or of the reference burst it is divided by). Measured by
+bench/timing_estimators.py on 32 PFLD subnets, two passes each: at 20 rounds the median's
+pass-to-pass difference was 0.9 % (Kendall τ 0.94) against the geometric mean's 1.9 % (0.91)
+in a quiet hour, 2.1 % (0.75) against 2.7 % (0.73) in a noisier one; the minimum's, 7-8 %.
 """
 from __future__ import annotations
 

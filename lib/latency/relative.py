@@ -74,8 +74,10 @@ class Timing:
     """How one model is timed: per round, the fastest of ``sessions`` fresh sessions' medians
     of ``runs`` calls after ``warmup``; rounds until the 95 % interval of the median ratio
     is within ±``precision`` (at least ``min_rounds``, at most ``max_rounds``). 6 rounds are
-    the fewest with a distribution-free 95 % interval of a median; at 20 rounds its half-width
-    was 1.3-5 % (10th-90th percentile) on PFLD subnets, hence 2 % and 40 rounds."""
+    the fewest with a distribution-free 95 % interval of a median. On PFLD subnets its
+    half-width after 20-30 rounds was 1.3-6.3 % (10th-90th percentile over two runs of
+    bench/timing_estimators.py): ±2 % stops the steady models early, and 40 rounds bound the
+    rest (a LUT build of PFLD in about a minute)."""
     warmup: int = 20
     runs: int = 200
     sessions: int = 1

@@ -33,19 +33,11 @@ import _common
 from lib.latency import Timing, find_lut, load_lut, measure, random_choices, subnet
 from lib.latency.build import without_context
 from lib.latency.slots import input_shape_of
-from lib.latency.ranking import kendall_tau
+from lib.latency.ranking import prediction_scores as scores
 from lib.spaces import load_arch
 from lib.train.space_options import SpaceOptions
 
 GOALS = {"mape_pct": 5.0, "kendall_tau": 0.9, "within_10pct": 0.95}
-
-
-def scores(predicted, measured) -> dict:
-    errors = [(p - m) / m for p, m in zip(predicted, measured)]
-    return {"mape_pct": 100 * statistics.fmean(abs(e) for e in errors),
-            "kendall_tau": kendall_tau(predicted, measured),
-            "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
-            "max_abs_error_pct": 100 * max(abs(e) for e in errors)}
 
 
 def plot(path, rows, unit: str) -> None:

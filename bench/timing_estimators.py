@@ -21,7 +21,8 @@ import _common
 
 from lib.latency import Timing, random_choices, subnet, time_relative
 from lib.latency.measure import sessions_of
-from lib.latency.ranking import kendall_tau, median_ci95
+from lib.latency.ranking import kendall_tau
+from lib.latency.relative import median_ci95
 from lib.latency.slots import input_shape_of, trace_slots
 from lib.train.space_options import SpaceOptions
 

@@ -260,7 +260,8 @@ def test_corners_are_the_cheapest_and_dearest_architectures():
 
 def test_mean_ci95_and_percentile_among():
     """The t interval of a textbook sample, and the percentile's tie and direction rules."""
-    from lib.latency.ranking import mean_ci95, median_ci95, percentile_among
+    from lib.latency.ranking import mean_ci95, percentile_among
+    from lib.latency.relative import median_ci95
 
     assert median_ci95([5, 1, 4, 2, 3]) == (3, 1, 5)  # under 6 values: the whole range
     values = list(range(1, 21))  # 20 values: x_(6) and x_(15), P(B(20, 1/2) < 6) = 2.1 %
@@ -375,7 +376,8 @@ def test_relative_timing_is_not_moved_by_slow_sessions(monkeypatch):
 
 def test_torch_timing_sets_the_thread_count_per_session_not_per_call(monkeypatch):
     """Resizing torch's thread pool inside the timed call would time the resize too."""
-    from lib.latency.measure import median_ms, sessions_of
+    from lib.latency.measure import sessions_of
+    from lib.latency.relative import median_ms
 
     calls = []
     real, before = torch.set_num_threads, torch.get_num_threads()

@@ -12,7 +12,7 @@ from lib.train import (CheckpointError, RetrainConfig, SearchConfig, load_checkp
 from lib.data import Layout
 from lib.train.evaluation_summary import summarize_landmarks
 from lib.train.metrics import ced_auc, failure_rate, nme
-from lib.train.pareto import pareto_front
+from lib.train.sampling import pareto_front
 from tests.conftest import run_tool
 
 TINY_STAGES = get_space("pfld_fbnet").tiny_kwargs["stages"]

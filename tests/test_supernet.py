@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from lib.spaces import make_arch
-from lib.spaces.widths import base_channels
 from lib.supernet import MixedOp, Supernet, build_subnet, inherit_weights, temperature
 from tests.conftest import tiny_input
 
@@ -30,14 +29,7 @@ def test_forward_backward_gives_theta_gradients(space, mode):
 def _moot_widths(net) -> set:
     """Width slots whose candidates all resolve to the same channel count under the installed
     sample (the cap reached on a wide base)."""
-    values, moot = {}, set()
-    for label, slot in net.width_slots.items():
-        base = base_channels(slot, values)
-        channels = [slot.channels(c, base) for c in slot.candidates]
-        values[label] = channels[int(net.sample_weights[label].argmax())]
-        if len(set(channels)) == 1:
-            moot.add(label)
-    return moot
+    return {label for label, channels in net.width_channels.items() if len(set(channels)) == 1}
 
 
 def test_hard_mode_runs_only_the_sampled_candidate(space):

@@ -6,11 +6,20 @@
     python tools/prepare_data.py --dataset pts --data_root ../shared/data/helen68 --out data/helen
     python tools/prepare_data.py --dataset facesynthetics --data_root RAW --out data/fs --img_size 128
     python tools/prepare_data.py --dataset pixels --data_root list_pixels.txt --num_points 106 ...
+    python tools/prepare_data.py --dataset coco --data_root face_landmarks_wflw_train.json \
+        --images WFLW/images --out data/wflw [--crop bbox]
+    python tools/prepare_data.py --dataset wflw --data_root list_98pt_rect_attr_train.txt \
+        --images WFLW_images --out data/wflw
+    python tools/prepare_data.py --dataset ljson --data_root LJSON_FOLDER --out data/menpo
 
 Formats: facesynthetics (NNNNNN.png + _ldmks.txt, 70 points), pts (300-W, with or without
-header), datatang (JSON, 106 points), pixels (`file x1 y1 ... xN yN`). Bad input stops with
-`file:line: reason` unless --skip_bad, which logs and counts each. Nothing half-written is
-left in --out if preparation fails.
+header, any folder depth; 300-VW's annot/ + imgs/), datatang (JSON, 106 points), pixels
+(`file x1 y1 ... xN yN`), coco (COCO-style keypoint JSON as MMPose ships 300W, WFLW, COFW,
+AFLW, LaPa: one face per annotation, the layout by the number of points), wflw (WFLW's
+annotation lines), ljson (menpo LJSON v3, the 68-point group). Images of any format OpenCV
+reads. Bad input stops with `file:line: reason` (JSON: `file: annotations[i]: reason`) unless
+--skip_bad, which logs and counts each. Nothing half-written is left in --out if
+preparation fails.
 """
 import argparse
 import sys
@@ -26,6 +35,10 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", required=True, choices=sorted(FORMATS), help="raw format")
     parser.add_argument("--data_root", required=True, help="raw folder (or pixel-list file)")
     parser.add_argument("--out", required=True, help="output folder, e.g. data/NAME")
+    parser.add_argument("--images", default=None, help="folder the image paths are relative "
+                        "to (coco, wflw; default: the annotation file's folder)")
+    parser.add_argument("--crop", choices=("landmarks", "bbox"), default="landmarks",
+                        help="crop around the landmarks or the annotated face box (coco, wflw)")
     parser.add_argument("--img_size", type=int, default=112, help="crop size (128 for mbv2)")
     parser.add_argument("--margin", type=float, default=1.2, help="crop side / landmark box")
     parser.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions")
@@ -42,7 +55,8 @@ def main(argv=None) -> int:
     _bootstrap.setup_logging()
     split = tuple(float(v) for v in args.split.split(","))
     report = prepare(args.dataset, args.data_root, args.out, args.img_size, args.margin, split,
-                     args.seed, args.skip_bad, args.num_points, args.layout, args.augment_copies)
+                     args.seed, args.skip_bad, args.num_points, args.layout, args.augment_copies,
+                     images=args.images, crop=args.crop)
     written = ", ".join(f"{k} {v}" for k, v in report.written.items())
     print(f"wrote {report.out}: {written} (layout {report.layout}; Euler angles "
           f"{'by solvePnP' if report.euler else 'not available: zeros'})")

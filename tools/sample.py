@@ -7,12 +7,42 @@ Writes output/pareto.csv and output/pareto.png (and output/arch_<id>.json per fr
 """
 import argparse
 import sys
+from pathlib import Path
 
 import _bootstrap
 
+from lib.atomic import atomic_open
 from lib.spaces import make_arch, save_arch
 from lib.train import load_checkpoint
-from lib.train.sampling import plot, sample_subnets, write_csv
+from lib.train.sampling import sample_subnets, write_csv
+
+
+def plot(rows: list[dict], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    for on_front, style in ((False, {"c": "0.6", "label": "sampled"}),
+                            (True, {"c": "tab:red", "label": "Pareto front"})):
+        pts = sorted((r["predicted"], r["val"]) for r in rows if r["on_front"] == on_front)
+        if pts:
+            ax.scatter(*zip(*pts), **style)
+            if on_front:
+                ax.plot(*zip(*pts), c="tab:red", lw=1)
+    for r in rows:
+        if r["arch_id"] == "argmax":
+            ax.annotate("argmax", (r["predicted"], r["val"]), fontsize=8)
+    ax.set_xlabel(f"LUT-predicted latency ({rows[0]['unit']})")
+    ax.set_ylabel(f"val {rows[0]['metric']}, one-shot")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png")
+    plt.close(fig)
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,6 @@
 """Datasets, the embedded synthetic faces, landmark layouts."""
 from .datasets import DATASETS, dataset_layout, default_data_root, landmark_splits
-from .errors import DataError
+from .formats import DataError
 from .landmark_list import LandmarkListDataset, read_list
 from .layouts import LAYOUTS, Layout, get_layout
 from .synthetic import ensure_synthetic

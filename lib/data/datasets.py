@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Subset
 
 from .augment import Augmented, LandmarkAugment
-from .errors import DataError
+from .formats import DataError
 from .landmark_list import LandmarkListDataset
 from .layouts import Layout, get_layout
 from .synthetic import ensure_synthetic

@@ -9,9 +9,15 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import DataError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+class DataError(ValueError):
+    """Bad input data; the message names the file (and line)."""
+
+
+# every still-image format OpenCV decodes (imread), lower case; matched case-insensitively
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".ppm", ".pgm", ".pbm",
+                  ".pnm", ".pxm", ".tif", ".tiff", ".webp", ".jp2", ".sr", ".ras", ".exr",
+                  ".hdr", ".pic")
 
 
 @dataclass
@@ -20,6 +26,19 @@ class RawSample:
     points: np.ndarray  # [N, 2] pixels
     where: str  # "file" or "file:line", for messages
     visible: np.ndarray | None = None
+    box: np.ndarray | None = None  # [x_min, y_min, x_max, y_max] pixels, where annotated
+
+
+def find_image(annotation: Path, folders=()) -> Path:
+    """The image with the annotation's stem, of any format OpenCV reads, beside it or in
+    ``folders`` (300-VW keeps ``annot/*.pts`` beside ``imgs/*.jpg``); the .jpg name when
+    there is none, so that the error names what was looked for."""
+    for folder in (annotation.parent, *folders):
+        if folder.is_dir():
+            for path in sorted(folder.glob(f"{annotation.stem}.*")):
+                if path.suffix.lower() in IMAGE_SUFFIXES and path != annotation:
+                    return path
+    return annotation.with_suffix(".jpg")
 
 
 def _numbers(tokens, where) -> np.ndarray:
@@ -66,8 +85,9 @@ def read_facesynthetics(root) -> Iterator[RawSample | DataError]:
 
 def read_pts(root) -> Iterator[RawSample | DataError]:
     """300-W ``.pts`` (``version: 1`` / ``n_points: N`` / ``{`` ... ``}``, or header-less
-    ``x y`` lines), image beside it with the same stem."""
-    for pts in sorted(Path(root).glob("*.pts")):
+    ``x y`` lines) anywhere below ``root``, the image beside it with the same stem, or in
+    ``../imgs/`` for a 300-VW video's ``annot/`` folder."""
+    for pts in sorted(Path(root).rglob("*.pts")):
         lines = [line.strip() for line in pts.read_text().splitlines() if line.strip()]
         declared = None
         if lines and lines[0].startswith("version"):
@@ -89,9 +109,9 @@ def read_pts(root) -> Iterator[RawSample | DataError]:
         if declared is not None and declared != len(points):
             yield DataError(f"{pts}: header says {declared} points, file has {len(points)}")
             continue
-        image = next((pts.with_suffix(s) for s in IMAGE_SUFFIXES if pts.with_suffix(s).is_file()),
-                     pts.with_suffix(".jpg"))
-        yield RawSample(image, points, str(pts))
+        frames = [pts.parent.parent / name for name in ("imgs", "frames", "images")] \
+            if pts.parent.name == "annot" else []
+        yield RawSample(find_image(pts, frames), points, str(pts))
 
 
 def read_datatang(root) -> Iterator[RawSample | DataError]:
@@ -105,17 +125,129 @@ def read_datatang(root) -> Iterator[RawSample | DataError]:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             yield DataError(f"{path}: not a Datatang annotation ({type(exc).__name__}: {exc})")
             continue
-        image = next((path.with_suffix(s) for s in IMAGE_SUFFIXES
-                      if path.with_suffix(s).is_file()), path.with_suffix(".jpg"))
-        yield RawSample(image, points, str(path), visible)
+        yield RawSample(find_image(path), points, str(path), visible)
 
 
-# format -> (reader(root, num_points), layout, number of points)
+def read_coco(path, images=None) -> Iterator[RawSample | DataError]:
+    """COCO-style keypoint JSON (MMPose's 300W, WFLW, COFW, AFLW, LaPa): one sample per
+    annotation, ``keypoints`` as ``[x, y, v] * K`` in pixels, ``file_name`` relative to
+    ``images`` (default: the JSON's folder). v is COCO's flag: 0 not labelled, 1 labelled
+    but occluded, 2 visible; a face needs every point labelled."""
+    path = Path(path)
+    root = Path(images) if images else path.parent
+    try:
+        data = json.loads(path.read_text())
+        files = {image["id"]: image["file_name"] for image in data["images"]}
+        annotations = data["annotations"]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read COCO JSON: {exc}") from None
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not COCO keypoint JSON: missing {exc}") from None
+    for index, ann in enumerate(annotations):
+        where = f"{path}: annotations[{index}]"
+        try:
+            image_id, flat = ann["image_id"], ann["keypoints"]
+        except (KeyError, TypeError) as exc:
+            yield DataError(f"{where}: missing key {exc}")
+            continue
+        if image_id not in files:
+            yield DataError(f"{where}: image_id {image_id!r} is not in 'images'")
+            continue
+        if not isinstance(flat, list) or not flat or len(flat) % 3:
+            yield DataError(f"{where}: 'keypoints' must be [x, y, v] * K, got "
+                            f"{len(flat) if isinstance(flat, list) else type(flat).__name__} "
+                            f"values")
+            continue
+        try:
+            triples = _numbers(flat, where).reshape(-1, 3)
+        except DataError as exc:
+            yield exc
+            continue
+        flags = triples[:, 2]
+        if not np.isin(flags, (0, 1, 2)).all():
+            bad = int(np.flatnonzero(~np.isin(flags, (0, 1, 2)))[0])
+            yield DataError(f"{where}: keypoint {bad} has visibility {flags[bad]:g}, expected "
+                            f"0, 1 or 2")
+            continue
+        if (flags == 0).any():
+            yield DataError(f"{where}: {int((flags == 0).sum())} keypoints not labelled "
+                            f"(v=0), first {int(np.flatnonzero(flags == 0)[0])}")
+            continue
+        box = None
+        if "bbox" in ann:
+            try:
+                x, y, w, h = _numbers(ann["bbox"], where)
+            except (DataError, ValueError):
+                yield DataError(f"{where}: 'bbox' must be [x, y, width, height]")
+                continue
+            box = np.array([x, y, x + w, y + h])
+        yield RawSample(root / files[image_id], triples[:, :2], where, flags == 2, box)
+
+
+def read_wflw(path, images=None) -> Iterator[RawSample | DataError]:
+    """WFLW's annotation lines: 98 x y pairs, the face box (x_min y_min x_max y_max), six
+    attribute flags (pose, expression, illumination, make-up, occlusion, blur) and the image
+    path, relative to ``images`` (default: the list's folder)."""
+    path = Path(path)
+    root = Path(images) if images else path.parent
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        where = f"{path}:{number}"
+        if len(tokens) != 196 + 4 + 6 + 1:
+            yield DataError(f"{where}: {len(tokens)} values, expected 207 (98 x y pairs, 4 box "
+                            f"values, 6 attributes, the image path)")
+            continue
+        try:
+            values = _numbers(tokens[:206], where)
+        except DataError as exc:
+            yield exc
+            continue
+        yield RawSample(root / tokens[206], values[:196].reshape(98, 2), where, box=values[196:200])
+
+
+def read_ljson(root, num_points: int = 68) -> Iterator[RawSample | DataError]:
+    """menpo's LJSON v3 (``{"version": 3, "groups": {name: {"landmarks": {"points": ...}}}}``)
+    below ``root``, the group with ``num_points`` points; menpo stores points as (y, x)."""
+    for path in sorted(Path(root).rglob("*.ljson")):
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") != 3:
+                yield DataError(f"{path}: LJSON version {data.get('version')!r}, expected 3")
+                continue
+            groups = {name: group["landmarks"]["points"]
+                      for name, group in data["groups"].items()}
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            yield DataError(f"{path}: not menpo LJSON v3 ({type(exc).__name__}: {exc})")
+            continue
+        found = [name for name, points in groups.items() if len(points) == num_points]
+        if not found:
+            yield DataError(f"{path}: no group of {num_points} points (groups: " + ", ".join(
+                f"{name} {len(points)}" for name, points in groups.items()) + ")")
+            continue
+        raw = groups[found[0]]
+        if any(p is None or None in p for p in raw):
+            yield DataError(f"{path}: group {found[0]} has missing (null) points")
+            continue
+        try:
+            points = _numbers(raw, str(path))[:, ::-1]  # (y, x) -> (x, y)
+        except (DataError, IndexError) as exc:
+            yield exc if isinstance(exc, DataError) else DataError(f"{path}: points not (y, x)")
+            continue
+        yield RawSample(find_image(path), np.ascontiguousarray(points), str(path))
+
+
+# format -> (reader(root, num_points, images folder), layout, number of points); a layout of
+# None is chosen by the number of points (LAYOUT_BY_POINTS), a number of None read off the data
 FORMATS = {
-    "facesynthetics": (lambda root, n: read_facesynthetics(root), "facesynthetics70", 70),
-    "pts": (lambda root, n: read_pts(root), "ibug68", 68),
-    "datatang": (lambda root, n: read_datatang(root), "datatang106", 106),
-    "pixels": (lambda root, n: read_pixel_list(_list_in(root), n), None, None),
+    "facesynthetics": (lambda root, n, images: read_facesynthetics(root), "facesynthetics70", 70),
+    "pts": (lambda root, n, images: read_pts(root), "ibug68", 68),
+    "datatang": (lambda root, n, images: read_datatang(root), "datatang106", 106),
+    "pixels": (lambda root, n, images: read_pixel_list(_list_in(root), n), None, None),
+    "coco": (lambda root, n, images: read_coco(root, images), None, None),
+    "wflw": (lambda root, n, images: read_wflw(root, images), "wflw98", 98),
+    "ljson": (lambda root, n, images: read_ljson(root, n), "ibug68", 68),
 }
 
 

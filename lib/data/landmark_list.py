@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from .errors import DataError
+from .formats import DataError
 
 log = logging.getLogger(__name__)
 PRELOAD_LIMIT_BYTES = 2 << 30

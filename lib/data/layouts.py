@@ -42,6 +42,26 @@ _SYNTHETIC_MEAN = {"jaw_w": 0.72, "jaw_h": 0.95, "eye_x": 0.315, "eye_y": -0.2, 
                    "nose_w": 0.175, "mouth_y": 0.49, "mouth_w": 0.29, "lip_h": 0.06,
                    "mouth_open": 0.0, "pupil_dx": 0.0, "pupil_dy": 0.0}
 
+def _span(first: int, last: int) -> tuple:
+    return tuple(range(first, last + 1))
+
+
+# flip pairs as MMPose's dataset configs swap them (configs/_base_/datasets/*.py), eye
+# corners as its NME normalises (the right-most and left-most eye points)
+_WFLW98_PAIRS = tuple((i, 32 - i) for i in range(16)) + (
+    (33, 46), (34, 45), (35, 44), (36, 43), (37, 42), (38, 50), (39, 49), (40, 48), (41, 47),
+    (55, 59), (56, 58), (60, 72), (61, 71), (62, 70), (63, 69), (64, 68), (65, 75), (66, 74),
+    (67, 73), (76, 82), (77, 81), (78, 80), (83, 87), (84, 86), (88, 92), (89, 91), (93, 95),
+    (96, 97))
+_LAPA106_PAIRS = tuple((i, 32 - i) for i in range(16)) + (
+    (33, 46), (34, 45), (35, 44), (36, 43), (37, 42), (38, 50), (39, 49), (40, 48), (41, 47),
+    (55, 65), (56, 64), (57, 63), (58, 62), (59, 61), (66, 79), (67, 78), (68, 77), (69, 76),
+    (70, 75), (71, 82), (72, 81), (73, 80), (74, 83), (84, 90), (85, 89), (86, 88), (91, 95),
+    (92, 94), (96, 100), (97, 99), (101, 103), (104, 105))
+_COFW29_PAIRS = ((0, 1), (2, 3), (4, 6), (5, 7), (8, 9), (10, 11), (12, 14), (13, 15), (16, 17),
+                 (18, 19), (22, 23))
+_AFLW19_PAIRS = ((0, 5), (1, 4), (2, 3), (6, 11), (7, 10), (8, 9), (12, 14), (15, 17))
+
 LAYOUTS = {
     "synthetic": Layout(
         "synthetic", 106, tuple(synthetic_flip_pairs()), (66, 75),
@@ -54,10 +74,24 @@ LAYOUTS = {
     "facesynthetics70": Layout("facesynthetics70", 70, _ibug68_pairs() + ((68, 69),), (36, 45),
                                _IBUG_REGIONS, (30, 8, 36, 45, 48, 54), _GENERIC6),
     "jd106": Layout("jd106", 106, (), (35, 93)),
+    "wflw98": Layout("wflw98", 98, _WFLW98_PAIRS, (60, 72),
+                     {"jaw": _span(0, 32), "brows": _span(33, 50), "nose": _span(51, 59),
+                      "eyes": _span(60, 75) + (96, 97), "mouth": _span(76, 95)}),
+    "lapa106": Layout("lapa106", 106, _LAPA106_PAIRS, (66, 79),
+                      {"jaw": _span(0, 32), "brows": _span(33, 50), "nose": _span(51, 65),
+                       "eyes": _span(66, 83) + (104, 105), "mouth": _span(84, 103)}),
+    "cofw29": Layout("cofw29", 29, _COFW29_PAIRS, (8, 9)),
+    # AFLW is normalised by the face box in MMPose; 6 and 11 are the outer eye corners
+    "aflw19": Layout("aflw19", 19, _AFLW19_PAIRS, (6, 11)),
     "datatang106": Layout("datatang106", 106, (), None,
                           {"jaw": tuple(range(0, 33)), "brows": tuple(range(33, 51)),
                            "nose": tuple(range(71, 86)), "mouth": tuple(range(86, 106))}),
 }
+
+
+# the layout a COCO keypoint file gets from its number of points, unless --layout says
+LAYOUT_BY_POINTS = {68: "ibug68", 70: "facesynthetics70", 98: "wflw98", 106: "lapa106",
+                    29: "cofw29", 19: "aflw19"}
 
 
 def get_layout(name: str, num_points: int) -> Layout:

@@ -16,10 +16,10 @@ from tqdm import tqdm
 
 from ..atomic import atomic_directory
 from .augment import LandmarkAugment
-from .errors import DataError
+from .formats import DataError
 from .formats import FORMATS, RawSample
 from .headpose import estimate_euler
-from .layouts import get_layout
+from .layouts import LAYOUT_BY_POINTS, get_layout
 from .synthetic import format_line
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,10 @@ def load_checked(sample: RawSample, num_points: int) -> np.ndarray:
     return image
 
 
-def crop_face(image, points, img_size: int, margin: float):
-    """Square crop of ``margin`` x the landmark box's long side, centred on the box."""
-    low, high = points.min(0), points.max(0)
+def crop_face(image, points, img_size: int, margin: float, box=None):
+    """Square crop of ``margin`` x the long side of the landmark box (or of ``box``, the
+    annotated face box ``[x_min, y_min, x_max, y_max]``), centred on that box."""
+    low, high = (points.min(0), points.max(0)) if box is None else (box[:2], box[2:])
     centre, side = (low + high) / 2, margin * (high - low).max()
     scale = img_size / side
     affine = np.array([[scale, 0, img_size / 2 - scale * centre[0]],
@@ -84,16 +85,25 @@ def crop_face(image, points, img_size: int, margin: float):
 def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             split=(0.8, 0.1, 0.1), seed: int = 0, skip_bad: bool = False,
             num_points: int | None = None, layout: str | None = None,
-            augment_copies: int = 0, progress: bool = True) -> PrepareReport:
+            augment_copies: int = 0, progress: bool = True, images=None,
+            crop: str = "landmarks") -> PrepareReport:
+    """``images``: the folder image paths are relative to (coco, wflw); ``crop``: around the
+    landmarks, or around the annotated face box (``bbox``: coco, wflw)."""
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; known: {sorted(FORMATS)}")
+    if crop not in ("landmarks", "bbox"):
+        raise DataError(f"--crop must be landmarks or bbox, got {crop!r}")
     reader, default_layout, default_points = FORMATS[fmt]
     num_points = num_points or default_points
-    if num_points is None:
+    if num_points is None and fmt == "pixels":
         raise DataError(f"format {fmt!r} needs --num_points")
     if len(split) != 3 or abs(sum(split) - 1) > 1e-6 or min(split) < 0:
         raise DataError(f"--split must be three non-negative fractions summing to 1: {split}")
-    layout = get_layout(layout or default_layout or "unknown", num_points)
+    items = list(reader(data_root, num_points, images))
+    if num_points is None:  # read off the data (coco): the first good sample's count
+        num_points = next((len(i.points) for i in items if not isinstance(i, DataError)), 0)
+    layout = get_layout(layout or default_layout or LAYOUT_BY_POINTS.get(num_points, "unknown"),
+                        num_points)
     out = Path(out)
     report = PrepareReport(out, layout=layout.name, euler=layout.pose_model is not None)
 
@@ -104,11 +114,12 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
         report.skipped.append(str(error))
 
     samples, seen = [], {}
-    for item in reader(data_root, num_points):
+    for item in items:
         if isinstance(item, DataError):
             bad(item)
             continue
-        key = item.image.resolve()
+        # coco holds several faces per image, each its own annotation
+        key = (item.image.resolve(), tuple(item.points.ravel()) if fmt == "coco" else None)
         if key in seen:
             bad(DataError(f"{item.where}: duplicate entry for {item.image} "
                           f"(first at {seen[key]})"))
@@ -130,19 +141,24 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             except DataError as exc:
                 bad(exc)
                 continue
-            crop, points = crop_face(image, sample.points, img_size, margin)
+            if crop == "bbox" and sample.box is None:
+                bad(DataError(f"{sample.where}: no face box to crop around (--crop bbox)"))
+                continue
+            crop_image, points = crop_face(image, sample.points, img_size, margin,
+                                           sample.box if crop == "bbox" else None)
             euler = estimate_euler(points, layout, img_size)
             split_name = assignment[index]
             name = f"imgs/{index:06d}.png"
             folder = tmp / f"{split_name}_data"
             (folder / "imgs").mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(folder / name), crop)
+            cv2.imwrite(str(folder / name), crop_image)
             landmarks = (points + 0.5) / img_size
             lines[split_name].append(format_line(name, landmarks,
                                                  np.zeros(3) if euler is None else euler))
             if split_name == "train":  # PFLD-style offline copies, training part only
                 for copy in range(augment_copies):
-                    image2, landmarks2, euler2 = copier(crop, landmarks, np.zeros(3), aug_rng)
+                    image2, landmarks2, euler2 = copier(crop_image, landmarks, np.zeros(3),
+                                                        aug_rng)
                     euler2 = estimate_euler(landmarks2 * img_size - 0.5, layout, img_size)
                     name2 = f"imgs/{index:06d}_aug{copy}.png"
                     cv2.imwrite(str(folder / name2), image2)
@@ -155,7 +171,7 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             report.written[split_name] = len(split_lines)
         if not sum(report.written.values()):
             raise DataError(f"{data_root}: no usable samples")
-        meta = {"format": fmt, "source": str(data_root), "layout": layout.name,
+        meta = {"format": fmt, "source": str(data_root), "layout": layout.name, "crop": crop,
                 "num_points": num_points, "img_size": img_size, "margin": margin,
                 "split": list(split), "seed": seed, "augment_copies": augment_copies,
                 "written": report.written,

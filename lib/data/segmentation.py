@@ -15,7 +15,8 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from .augment import Augmented, random_affine
-from .errors import DataError
+from .formats import DataError
+from .formats import IMAGE_SUFFIXES
 from .landmark_list import read_list
 from .synthetic import ensure_synthetic
 
@@ -82,15 +83,34 @@ def facesynthetics_pairs(root: Path) -> list[tuple[Path, Path]]:
 
 
 def celebamask_pairs(root: Path) -> list[tuple[Path, Path]]:
-    """``images/<name>.jpg|png`` + ``masks/<name>.png``."""
-    if not (root / "images").is_dir() or not (root / "masks").is_dir():
-        raise DataError(f"{root}: expected images/ and masks/ folders")
-    images = sorted(p for p in (root / "images").iterdir()
-                    if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    missing = [p.name for p in images if not (root / "masks" / f"{p.stem}.png").is_file()]
+    """``images/<name>.*`` + ``masks/<name>.png``, or one flat folder of ``<name>.jpg`` (any
+    image format but PNG) + ``<name>.png`` matched by stem."""
+    if (root / "images").is_dir() and (root / "masks").is_dir():
+        images, masks = sorted((root / "images").iterdir()), root / "masks"
+        images = [p for p in images if p.suffix.lower() in IMAGE_SUFFIXES]
+    else:
+        images = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and
+                        p.suffix.lower() != ".png")
+        masks = root
+        if not images:
+            raise DataError(f"{root}: expected images/ and masks/ folders, or a flat folder of "
+                            f"<name>.jpg images with <name>.png masks")
+    missing = [p.name for p in images if not (masks / f"{p.stem}.png").is_file()]
     if missing:
-        raise DataError(f"{root}/masks: no mask for {missing[:5]}")
-    return [(p, root / "masks" / f"{p.stem}.png") for p in images]
+        raise DataError(f"{masks}: no <name>.png mask for {len(missing)} images: {missing[:5]}")
+    return [(p, masks / f"{p.stem}.png") for p in images]
+
+
+def fit_mask(mask: np.ndarray, image: np.ndarray, path) -> np.ndarray:
+    """The mask at the image's size: resized by nearest neighbour (labels are not blended)
+    when the aspect ratios agree (CelebAMask-HQ: 512x512 labels for 1024x1024 images),
+    refused when they do not (a mask for another image, or a crop)."""
+    (mh, mw), (ih, iw) = mask.shape, image.shape[:2]
+    if (mh, mw) == (ih, iw):
+        return mask
+    if abs(mh * iw - ih * mw) > 0.01 * ih * mw:  # aspect ratios differ by more than 1 %
+        raise DataError(f"{path}: mask is {mw}x{mh}, image {iw}x{ih}: the aspect ratios differ")
+    return cv2.resize(mask, (iw, ih), interpolation=cv2.INTER_NEAREST)
 
 
 def synthetic_pairs(list_path: Path) -> list[tuple[Path, Path]]:
@@ -107,20 +127,22 @@ class SegmentationDataset(Dataset):
         self.pairs = list(pairs)
         if not self.pairs:
             raise DataError("no image/mask pairs")
-        images, masks = [], []
+        images, masks, resized = [], [], 0
         for image_path, mask_path in tqdm(self.pairs, desc="decode masks", leave=False,
                                           disable=None):
             image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
             if image is None:
                 raise DataError(f"{image_path}: cannot decode image")
-            mask = read_mask(mask_path)
-            if mask.shape != image.shape[:2]:
-                raise DataError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image "
-                                f"{image.shape[1]}x{image.shape[0]}")
-            check_mask(mask, scheme.num_classes, mask_path)
+            raw = read_mask(mask_path)
+            check_mask(raw, scheme.num_classes, mask_path)
+            mask = fit_mask(raw, image, mask_path)
+            resized += mask is not raw
             size = (img_size, img_size)
             images.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
             masks.append(cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST))
+        if resized:
+            log.info("%d of %d masks resized to their image's size (nearest neighbour)",
+                     resized, len(self.pairs))
         self.images = torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())
         self.masks = torch.from_numpy(np.stack(masks))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from torch import nn
 
 from ..latency import count_macs, time_ort
-from ..spaces import DeployView
+from ..spaces import DeployView, deployed_params
 from ..latency.mnn import MNNRunner, convert_onnx_to_mnn, mnn_available
 from .onnx_export import (OUTPUT_NAMES, check_parity, export_onnx, reference_input, run_onnx,
                           torch_output)
@@ -31,7 +31,7 @@ def export_and_verify(model: nn.Module, out_dir, img_size: int, mnn: bool | None
     onnx_path = export_onnx(deployed, out_dir / f"{name}.onnx", img_size,
                             output_name=OUTPUT_NAMES[getattr(model, "task", "landmark")])
     macs, _ = count_macs(deployed, [1, 3, img_size, img_size])
-    params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux."))
+    params = deployed_params(model)
     report = {"onnx": str(onnx_path), "onnx_bytes": onnx_path.stat().st_size,
               "params": params, "macs": macs, "threads": threads,
               "ort_max_abs_diff": check_parity("onnxruntime", expected,

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_open
-from ..latency.measure import ort_session
+from ..latency.runtimes import ort_session
 
 log = logging.getLogger(__name__)
 OPSET = 13

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import platform
 import random
 import statistics
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -19,21 +17,12 @@ from .counting import count_macs
 from .lut_file import FORMAT
 from .measure import BACKENDS, backend_version, sessions_of
 from .relative import Timing, time_relative
+from .runtimes import host_cpu
 from .slots import fingerprint, input_shape_of, op_slots, random_choices, slot_entries, \
     trace_slots
 from .table import LatencyTable
 
 log = logging.getLogger(__name__)
-
-
-def host_cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def subnet(space: str, space_kwargs: dict, choices: dict | None = None):
@@ -62,6 +51,79 @@ def measure(backend: str, modules: dict, space: str, space_kwargs: dict, threads
         "rounds": [min(rounds), max(rounds)]}
 
 
+def plan(space: str, space_kwargs: dict, calib_archs: int = 10, seed: int = 0,
+         context: bool = False, holdout: int = 0) -> tuple[dict, dict]:
+    """What a table needs measured, as ``(plan, models)``. ``models``: id -> (deployed
+    module, input shape): every distinct block once (``block<i>``), the seeded whole models
+    the fixed part is fitted on (``calibration<i>``), with ``context`` the reference network
+    with one candidate swapped in (``swap<i>``), and ``holdout`` more whole models scored
+    only (``holdout<i>``). ``plan`` is JSON: the id of each entry key, calibration and
+    held-out architecture and swap, and each block's MACs and params, so that a kit's
+    manifest carries all the import needs (no models, no torch)."""
+    torch.manual_seed(seed)
+    slots = trace_slots(space, space_kwargs)
+    entries, ids, models = {}, {}, {}
+    for label, info in op_slots(slots).items():
+        for op, in_shape, out_ch, key in slot_entries(label, info, slots):
+            config = (op, tuple(in_shape), out_ch, info["stride"])
+            if config not in ids:  # identical blocks in other slots are measured once
+                ids[config] = f"block{len(ids)}"
+                models[ids[config]] = (Slot(label, tuple(info["candidates"]), in_shape[1], out_ch,
+                                            info["stride"], info.get("in_width"),
+                                            info.get("out_width")).build(op), list(in_shape))
+            entries[key] = ids[config]
+    blocks = {}
+    for name in ids.values():
+        macs, params = count_macs(*models[name])
+        blocks[name] = {"macs": macs, "params": params}
+    rng = random.Random(seed)
+    calibration = [{"id": f"calibration{i}", "choices": random_choices(slots, rng)}
+                   for i in range(calib_archs)]
+    held = [{"id": f"holdout{i}", "choices": random_choices(slots, rng)} for i in range(holdout)]
+    first = {label: info["candidates"][0] for label, info in slots.items()}  # the reference
+    swaps = [{"id": f"swap{i}", "slot": label, "op": op} for i, (label, op) in enumerate(
+        (label, op) for label, info in op_slots(slots).items()
+        for op in info["candidates"][1:])] if context else []
+    shape = input_shape_of(space, space_kwargs)
+    for model in calibration + held:
+        models[model["id"]] = (subnet(space, space_kwargs, model["choices"]), shape)
+    for swap in swaps:
+        models[swap["id"]] = (subnet(space, space_kwargs, {**first, swap["slot"]: swap["op"]}),
+                              shape)
+    return {"entries": entries, "blocks": blocks, "calibration": calibration, "holdout": held,
+            "swaps": swaps}, models
+
+
+def assemble(space: str, space_kwargs: dict, needed: dict, values: dict, header: dict,
+             linear: bool = True) -> dict:
+    """The LUT from the measured ``values`` (id -> ms or MMAC) of the models ``needed`` lists
+    (:func:`plan`): the entries (moved into context when it has swaps; the reference network's time is
+    ``header["reference"]["ms"]``), and the fixed part fitted on the calibration models.
+    ``header``: how it was measured (backend, version, threads, unit, statistic, ...)."""
+    slots = trace_slots(space, space_kwargs)
+    entries = {key: {"value": values[name], **needed["blocks"][name]}
+               for key, name in needed["entries"].items()}
+    table = LatencyTable({}, entries, {"value": 0.0}, slots)
+    if needed["swaps"]:
+        first = {label: info["candidates"][0] for label, info in slots.items()}
+        swapped = {(s["slot"], s["op"]): values[s["id"]] - header["reference"]["ms"]
+                   for s in needed["swaps"]}
+        table = LatencyTable({}, in_context(table, first, swapped), {"value": 0.0}, slots)
+    calibration = [{"choices": c["choices"], "measured": values[c["id"]],
+                    "sum_entries": table.sum_entries(c["choices"])} for c in needed["calibration"]]
+    metadata = {
+        "space": space, "space_kwargs": jsonable(space_kwargs),
+        "fingerprint": fingerprint(space, space_kwargs, slots),
+        "input_shape": input_shape_of(space, space_kwargs), "batch": 1, "dtype": "float32",
+        **header,
+        "entries": "in context (see lib/latency/build.py: in_context)" if needed["swaps"] else
+        "blocks alone",
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    return {"format": FORMAT, "metadata": metadata, "slots": slots, "entries": table.entries,
+            "fixed": {**fit_fixed(calibration, linear), "calibration": calibration}}
+
+
 def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort",
               threads: int = 1, timing: Timing = Timing(), calib_archs: int = 10,
               seed: int = 0, progress: bool = True, linear: bool = True,
@@ -75,56 +137,15 @@ def build_lut(space: str, space_kwargs: dict | None = None, backend: str = "ort"
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     space_kwargs = dict(space_kwargs or {})
-    torch.manual_seed(seed)
-    slots = trace_slots(space, space_kwargs)
-    keys, modules = {}, {}
-    for label, info in op_slots(slots).items():
-        for op, in_shape, out_ch, key in slot_entries(label, info, slots):
-            config = (op, tuple(in_shape), out_ch, info["stride"])
-            keys[key] = config  # identical blocks in other slots are measured once
-            if config not in modules:
-                modules[config] = (Slot(label, tuple(info["candidates"]), in_shape[1], out_ch,
-                                        info["stride"], info.get("in_width"),
-                                        info.get("out_width")).build(op), in_shape)
-    rng = random.Random(seed)
-    calib = [random_choices(slots, rng) for _ in range(calib_archs)]
-    shape = input_shape_of(space, space_kwargs)
-    modules.update({("calibration", i): (subnet(space, space_kwargs, choices), shape)
-                    for i, choices in enumerate(calib)})
     flops = backend == "flops"
-    context = context and not flops  # MACs do not depend on the neighbours
-    first = {label: info["candidates"][0] for label, info in slots.items()}  # the reference
-    swaps = {(label, op): {**first, label: op} for label, info in op_slots(slots).items()
-             for op in info["candidates"][1:]} if context else {}
-    modules.update({("swap", *key): (subnet(space, space_kwargs, choices), shape)
-                    for key, choices in swaps.items()})
-    values, reference = measure(backend, modules, space, space_kwargs, threads, timing, progress)
-    entries = {}
-    for key, config in keys.items():
-        macs, params = count_macs(*modules[config])
-        entries[key] = {"value": values[config], "macs": macs, "params": params}
-    table = LatencyTable({}, entries, {"value": 0.0}, slots)
-    if context:
-        swapped = {key: values[("swap", *key)] - reference["ms"] for key in swaps}
-        table = LatencyTable({}, in_context(table, first, swapped), {"value": 0.0}, slots)
-    calibration = [{"choices": choices, "measured": values[("calibration", i)],
-                    "sum_entries": table.sum_entries(choices)} for i, choices in enumerate(calib)]
-    metadata = {
-        "space": space, "space_kwargs": jsonable(space_kwargs),
-        "fingerprint": fingerprint(space, space_kwargs, slots),
-        "input_shape": shape, "backend": backend,
-        "backend_version": backend_version(backend), "threads": threads, "batch": 1,
-        "dtype": "float32", "unit": "MMAC" if flops else "ms",
-        "statistic": "exact" if flops else timing.describe(),
-        "entries": "in context (see lib/latency/build.py: in_context)" if context else
-        "blocks alone",
-        **({} if flops else {"timing": asdict(timing), "reference": reference}),
-        "host_cpu": host_cpu(),
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-    return {"format": FORMAT, "metadata": metadata, "slots": slots, "entries": table.entries,
-            "fixed": {**fit_fixed(calibration, linear and not flops),
-                      "calibration": calibration}}
+    needed, models = plan(space, space_kwargs, calib_archs, seed, context and not flops)
+    values, reference = measure(backend, models, space, space_kwargs, threads, timing, progress)
+    header = {"backend": backend, "backend_version": backend_version(backend),
+              "threads": threads, "unit": "MMAC" if flops else "ms",
+              "statistic": "exact" if flops else timing.describe(),
+              **({} if flops else {"timing": asdict(timing), "reference": reference}),
+              "host_cpu": host_cpu()}
+    return assemble(space, space_kwargs, needed, values, header, linear and not flops)
 
 
 def in_context(table: LatencyTable, reference: dict, swapped: dict) -> dict:

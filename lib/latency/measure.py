@@ -6,15 +6,16 @@ The statistic is the median of ``runs`` individually timed calls after ``warmup`
 from __future__ import annotations
 
 import io
-import statistics
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
+
+from .relative import median_ms
+from . import runtimes
+from .runtimes import ort_sessions
 
 BACKENDS = ("ort", "mnn", "torch", "flops")
 
@@ -30,59 +31,18 @@ def export_onnx_bytes(module: nn.Module, input_shape) -> bytes:
     return buffer.getvalue()
 
 
-def median_ms(fn, warmup: int, runs: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        fn()
-        times.append(time.perf_counter_ns() - start)
-    return statistics.median(times) / 1e6
-
-
-def ort_session(onnx_model: bytes, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
-
-
-def ort_sessions(graph: bytes, input_shape, threads: int = 1):
-    """A factory of fresh onnxruntime sessions of an ONNX graph; each call returns a
-    callable that runs the graph once on a fixed random input."""
-    x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
-
-    def fresh():
-        session = ort_session(graph, threads)
-        feed = {session.get_inputs()[0].name: x}
-        return lambda: session.run(None, feed)
-    return fresh
-
-
 def mnn_sessions(module: nn.Module, input_shape, threads: int = 1):
-    """A factory of fresh MNN sessions of ``module`` (converted once from its ONNX export);
-    each call returns ``MNNRunner.run_session`` on a fixed input copied in once."""
-    from .mnn import MNNRunner, convert_onnx_to_mnn, mnn_available
+    """A factory of fresh MNN sessions of ``module`` (converted once from its ONNX export)."""
+    from .mnn import convert_onnx_to_mnn, mnn_available
 
     if not mnn_available():
         raise RuntimeError("the MNN backend needs the MNN package (pip install MNN)")
-    folder = tempfile.TemporaryDirectory()  # lives as long as the factory
+    folder = tempfile.TemporaryDirectory()
     onnx_path = Path(folder.name) / "model.onnx"
     onnx_path.write_bytes(export_onnx_bytes(module, input_shape))
     mnn_path = convert_onnx_to_mnn(onnx_path, Path(folder.name) / "model.mnn")
-    x = np.random.default_rng(0).random(input_shape, dtype=np.float32)
-
-    def fresh(_keep=folder):
-        runner = MNNRunner(mnn_path, threads)
-        runner(x)
-        return runner.run_session
-    return fresh
+    fresh = runtimes.mnn_sessions(mnn_path, input_shape, threads)
+    return lambda _keep=folder: fresh()  # the folder lives as long as the factory
 
 
 def torch_sessions(module: nn.Module, input_shape, threads: int = 1):

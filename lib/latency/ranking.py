@@ -1,7 +1,6 @@
 """Rank agreement: how well one ordering (a LUT, θ) matches another (measurements, latency)."""
 from __future__ import annotations
 
-import math
 import statistics
 
 
@@ -48,22 +47,6 @@ def mean_ci95(values) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def median_ci95(values) -> tuple[float, float, float]:
-    """(median, low, high): the median with its distribution-free 95 % interval, the order
-    statistics x_(k) and x_(n+1-k) for the largest k with P(Binomial(n, 1/2) < k) <= 2.5 %.
-    Below 6 values no such k exists and the interval is the whole range (coverage 1 - 2^(1-n))."""
-    values = sorted(float(v) for v in values)
-    n = len(values)
-    if not n:
-        raise ValueError("median_ci95 needs at least one value")
-    k, below = 0, 0.0
-    while below + math.comb(n, k) / 2 ** n <= 0.025:
-        below += math.comb(n, k) / 2 ** n
-        k += 1
-    k = max(k, 1)
-    return statistics.median(values), values[k - 1], values[n - k]
-
-
 def percentile_among(value: float, others, higher_is_better: bool) -> float:
     """The share (0-100) of ``others`` that ``value`` beats, ties counted half: 100 is better
     than all of them, 50 is the median."""
@@ -73,3 +56,13 @@ def percentile_among(value: float, others, higher_is_better: bool) -> float:
     sign = 1 if higher_is_better else -1
     beats = sum(1.0 if sign * (value - o) > 0 else 0.5 if value == o else 0.0 for o in others)
     return 100.0 * beats / len(others)
+
+
+def prediction_scores(predicted, measured) -> dict:
+    """How well predictions match measurements: MAPE, Kendall τ, the share within ±10 % and
+    the worst error."""
+    errors = [(p - m) / m for p, m in zip(predicted, measured)]
+    return {"mape_pct": 100 * statistics.fmean(abs(e) for e in errors),
+            "kendall_tau": kendall_tau(predicted, measured),
+            "within_10pct": sum(abs(e) <= 0.10 for e in errors) / len(errors),
+            "max_abs_error_pct": 100 * max(abs(e) for e in errors)}

@@ -17,10 +17,10 @@ not yet known to ±``precision`` (distribution-free 95 % interval: order statist
 about 30 % slower for its whole life: a fresh one each round turns that luck into noise the
 interval sees, instead of a bias), and the fastest of ``sessions`` fresh sessions is one
 round's value. The median, because the per-round ratios have heavy tails on both sides (a
-slow session of the model or of the reference burst it is divided by): on 32 PFLD subnets,
-two passes of 20 rounds each, the central half of the rounds lay within ±3 % of the median
-and 2 % beyond ±25 %; the median's pass-to-pass difference was 0.9 % (Kendall τ 0.94), the
-geometric mean's 1.9 % (0.91), the minimum's 7.4 % (0.60).
+slow session of the model or of the reference burst it is divided by). Measured by
+bench/timing_estimators.py on 32 PFLD subnets, two passes each: at 20 rounds the median's
+pass-to-pass difference was 0.9 % (Kendall τ 0.94) against the geometric mean's 1.9 % (0.91)
+in a quiet hour, 2.1 % (0.75) against 2.7 % (0.73) in a noisier one; the minimum's, 7-8 %.
 """
 from __future__ import annotations
 
@@ -30,12 +30,43 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
-from .measure import median_ms
-from .ranking import median_ci95
+# standalone: numpy and the standard library only (tqdm when there), because a measurement
+# kit copies this file to a device that has neither torch nor this project (kit.py)
+try:
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover - a bare device
+    tqdm = None
 
 now = time.perf_counter  # the clock the reference is re-timed by (a test replaces it)
+
+
+def median_ms(fn, warmup: int, runs: int) -> float:
+    """One burst: the median of ``runs`` individually timed calls after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - start)
+    return statistics.median(times) / 1e6
+
+
+def median_ci95(values) -> tuple[float, float, float]:
+    """(median, low, high): the median with its distribution-free 95 % interval, the order
+    statistics x_(k) and x_(n+1-k) for the largest k with P(Binomial(n, 1/2) < k) <= 2.5 %.
+    Below 6 values no such k exists and the interval is the whole range (coverage 1 - 2^(1-n))."""
+    values = sorted(float(v) for v in values)
+    n = len(values)
+    if not n:
+        raise ValueError("median_ci95 needs at least one value")
+    k, below = 0, 0.0
+    while below + math.comb(n, k) / 2 ** n <= 0.025:
+        below += math.comb(n, k) / 2 ** n
+        k += 1
+    k = max(k, 1)
+    return statistics.median(values), values[k - 1], values[n - k]
 
 
 @dataclass(frozen=True)
@@ -43,8 +74,10 @@ class Timing:
     """How one model is timed: per round, the fastest of ``sessions`` fresh sessions' medians
     of ``runs`` calls after ``warmup``; rounds until the 95 % interval of the median ratio
     is within ±``precision`` (at least ``min_rounds``, at most ``max_rounds``). 6 rounds are
-    the fewest with a distribution-free 95 % interval of a median; at 20 rounds its half-width
-    was 1.3-5 % (10th-90th percentile) on PFLD subnets, hence 2 % and 40 rounds."""
+    the fewest with a distribution-free 95 % interval of a median. On PFLD subnets its
+    half-width after 20-30 rounds was 1.3-6.3 % (10th-90th percentile over two runs of
+    bench/timing_estimators.py): ±2 % stops the steady models early, and 40 rounds bound the
+    rest (a LUT build of PFLD in about a minute)."""
     warmup: int = 20
     runs: int = 200
     sessions: int = 1
@@ -87,7 +120,8 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
     logs = {name: [] for name in models}
     reference_ms = []
     pending = list(models)
-    bar = tqdm(total=timing.max_rounds, desc="timing rounds", disable=not progress)
+    bar = _Bar() if tqdm is None else tqdm(total=timing.max_rounds, desc="timing rounds",
+                                           disable=not progress)
     for round_ in range(timing.max_rounds):
         points = [(now(), value(reference))]  # (time, reference ms)
         timed = []  # (name, mid time, ms)
@@ -122,3 +156,16 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
 def _halfwidth(values: list[float]) -> float:
     _, low, high = median_ci95(values)
     return (high - low) / 2
+
+
+class _Bar:
+    """No progress bar where tqdm is not installed."""
+
+    def update(self, *_):
+        pass
+
+    def set_postfix(self, **_):
+        pass
+
+    def close(self):
+        pass

@@ -43,14 +43,12 @@ class LatencyTable:
         costs = self.slot_costs()
         total = 0.0
         for label, info in op_slots(self.slots).items():
-            cost = costs[label][info["candidates"].index(choices[label])]
-            if cost.dim():
-                g_in, g_out = (interp_weights(self.slots[info[f"{side}_width"]]["grid"],
-                                              widths[info[f"{side}_width"]])
-                               if f"{side}_width" in info else torch.ones(1)
-                               for side in ("in", "out"))
-                cost = g_in @ cost @ g_out
-            total += float(cost)
+            chosen = torch.zeros(len(info["candidates"]))
+            chosen[info["candidates"].index(choices[label])] = 1.0
+            g_in, g_out = (interp_weights(self.slots[info[f"{side}_width"]]["grid"],
+                                          widths[info[f"{side}_width"]])
+                           if f"{side}_width" in info else None for side in ("in", "out"))
+            total += float(slot_cost(costs[label], chosen, g_in, g_out))
         return total
 
     def slot_costs(self) -> dict[str, torch.Tensor]:
@@ -97,3 +95,17 @@ class LatencyTable:
         costs = self.slot_costs().values()
         return (self.fixed["value"] + sum(float(c.min()) for c in costs),
                 self.fixed["value"] + sum(float(c.max()) for c in costs))
+
+
+def slot_cost(cost: torch.Tensor, op: torch.Tensor, g_in: torch.Tensor | None = None,
+              g_out: torch.Tensor | None = None) -> torch.Tensor:
+    """One slot's cost under weights ``op`` over its candidates: ``Σ_o op_o cost_o``, or for
+    a block between searched widths (cost ``[op, in grid, out grid]``) also weighted by its
+    input and output widths' weights on the channel grids (None: that side is fixed).
+    One-hot weights price an architecture; θ's softmax prices its expectation."""
+    cost = cost.to(op)
+    if cost.dim() == 1:
+        return (op * cost).sum()
+    one = torch.ones(1, device=op.device, dtype=op.dtype)
+    return torch.einsum("o,i,j,oij->", op, one if g_in is None else g_in,
+                        one if g_out is None else g_out, cost)

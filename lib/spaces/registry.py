@@ -1,4 +1,6 @@
-"""The one registry of search spaces."""
+"""The one registry of search spaces, and the rule for what of a space model is deployed:
+its first output (further outputs, such as PFLD's pose, come from auxiliary heads that only
+training uses; their parameters are named ``aux.*``)."""
 from __future__ import annotations
 
 import inspect
@@ -55,3 +57,24 @@ def full_kwargs(name: str, kwargs: dict | None = None) -> dict:
 
 def list_spaces() -> list[str]:
     return sorted(_SPACES)
+
+
+def deployed_output(out):
+    """The deployed output of a space model's forward: the first when there are several."""
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def deployed_params(model: nn.Module) -> int:
+    """Parameters of the deployed network: all but the auxiliary heads' (``aux.*``)."""
+    return sum(p.numel() for name, p in model.named_parameters() if not name.startswith("aux."))
+
+
+class DeployView(nn.Module):
+    """A space model as deployed: its first output only."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return deployed_output(self.model(x))

@@ -68,12 +68,23 @@ def base_channels(slot: WidthSlot, values: dict[str, int]) -> int:
     return slot.base
 
 
-def resolve(width_slots: dict[str, WidthSlot], choices: dict[str, str]) -> dict[str, int]:
-    """Channels of every width slot under an architecture's choices (declaration order)."""
-    values = {}
+def candidate_channels(width_slots: dict[str, WidthSlot],
+                       index: dict[str, int]) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """``(chosen, candidates)``: the channels of each width slot's ``index``-th candidate,
+    and of all its candidates, in declaration order: a scaled width's candidates scale the
+    width chosen at its base slot."""
+    chosen, candidates = {}, {}
     for label, slot in width_slots.items():
-        values[label] = slot.channels(choices[label], base_channels(slot, values))
-    return values
+        base = base_channels(slot, chosen)
+        candidates[label] = [slot.channels(c, base) for c in slot.candidates]
+        chosen[label] = candidates[label][index[label]]
+    return chosen, candidates
+
+
+def resolve(width_slots: dict[str, WidthSlot], choices: dict[str, str]) -> dict[str, int]:
+    """Channels of every width slot under an architecture's choices."""
+    return candidate_channels(width_slots, {label: slot.candidates.index(choices[label])
+                                            for label, slot in width_slots.items()})[0]
 
 
 def reachable(width_slots: dict[str, WidthSlot]) -> dict[str, list[int]]:

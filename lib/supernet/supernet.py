@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..spaces import create_space, jsonable, make_arch
-from ..spaces.widths import base_channels, grids, interp_weights
+from ..spaces.widths import candidate_channels, grids, interp_weights
+from ..latency.table import slot_cost
 from .mixed_op import MixedOp, SupernetChooser
 
 GUMBEL_MODES = ("hard", "soft")
@@ -92,13 +93,9 @@ class Supernet(nn.Module):
         LUT's channel grid are linear in its own sample weights, so both carry gradient.
         Hidden (expanded) channels of a block are masked by its input width times the
         expansion, so the masked supernet computes exactly the subnet the LUT prices."""
-        values, channels = {}, {}
-        for label, slot in self.width_slots.items():
-            w = weights[label]
-            base = base_channels(slot, values)
-            channels[label] = [slot.channels(c, base) for c in slot.candidates]
-            values[label] = channels[label][indices[label]]
-            self.masks[label].mask = self._width_mask(w, channels[label],
+        _, channels = candidate_channels(self.width_slots, indices)
+        for label in self.width_slots:
+            self.masks[label].mask = self._width_mask(weights[label], channels[label],
                                                       self.masks[label].channels)
         self.width_channels = channels
         self.grid_weights = self._grid_weights(weights)
@@ -235,15 +232,7 @@ class Supernet(nn.Module):
             raise RuntimeError("expected_cost needs a sample: call sample() first")
         grid = self.grid_weights if weights is None else self._grid_weights(weights)
         weights = self.sample_weights if weights is None else weights
-        total = 0.0
-        for label, slot in self.slots.items():
-            w = weights[label]
-            cost = costs[label].to(w)
-            if cost.dim() == 1:
-                total = total + (w * cost).sum()
-            else:
-                one = torch.ones(1, device=w.device, dtype=w.dtype)
-                g_in = grid[slot.in_width] if slot.in_width else one
-                g_out = grid[slot.out_width] if slot.out_width else one
-                total = total + torch.einsum("o,i,j,oij->", w, g_in, g_out, cost)
-        return total
+        return sum(slot_cost(costs[label], weights[label],
+                             grid[slot.in_width] if slot.in_width else None,
+                             grid[slot.out_width] if slot.out_width else None)
+                   for label, slot in self.slots.items())

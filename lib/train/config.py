@@ -11,11 +11,13 @@ from pathlib import Path
 import yaml
 
 
-def option(default, help: str, choices=None, type=None):
-    """A config field with its ``--help`` text (and optional choices / value parser)."""
+def option(default, help: str, choices=None, type=None, flag: str | None = None):
+    """A config field with its ``--help`` text (and optional choices / value parser / a flag
+    name other than the field's, for names Python reserves such as ``import``)."""
     factory = (lambda: dict(default)) if isinstance(default, dict) else None
     kwargs = {"default_factory": factory} if factory else {"default": default}
-    return dataclasses.field(metadata={"help": help, "choices": choices, "type": type}, **kwargs)
+    return dataclasses.field(metadata={"help": help, "choices": choices, "type": type,
+                                       "flag": flag}, **kwargs)
 
 
 def _parser_for(field: dataclasses.Field, hints) -> typing.Callable:
@@ -64,7 +66,8 @@ def parse_config(cls, argv=None, description: str = ""):
         default = field.default if field.default is not dataclasses.MISSING else \
             field.default_factory()
         flag = {"nargs": "?", "const": True} if isinstance(default, bool) else {}  # bare = on
-        parser.add_argument(f"--{field.name}", type=_parser_for(field, hints),
+        parser.add_argument(f"--{field.metadata.get('flag') or field.name}", dest=field.name,
+                            type=_parser_for(field, hints),
                             choices=field.metadata.get("choices"), default=argparse.SUPPRESS,
                             help=f"{field.metadata.get('help', '')} (default: {default})"
                             .replace("%", "%%"),  # argparse %-formats help texts

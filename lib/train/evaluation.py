@@ -11,8 +11,10 @@ from torch.utils.data import DataLoader
 
 from ..data import DataError
 from ..latency import count_macs, time_ort
-from ..latency.measure import median_ms, ort_session, ort_sessions
-from ..spaces import DeployView
+from ..latency.measure import ort_sessions
+from ..latency.relative import median_ms
+from ..latency.runtimes import ort_session
+from ..spaces import DeployView, deployed_params
 from .models import subnet_from_checkpoint
 from .tasks import LandmarkTask, SegmentationTask, make_task
 
@@ -54,8 +56,7 @@ def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 
         model.eval()
         task = make_task(arch["space"], arch.get("space_kwargs", {}), dataset, data_root)
         shape = [1, 3, task.img_size, task.img_size]
-        info = {"params": sum(p.numel() for n, p in model.named_parameters()
-                              if not n.startswith("aux.")),
+        info = {"params": deployed_params(model),
                 "macs": count_macs(DeployView(model), shape)[0],
                 "ort_ms": time_ort(DeployView(model), shape, threads, runs=runs)
                 if runs else None,

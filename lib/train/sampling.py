@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -14,10 +13,9 @@ from tqdm import tqdm
 
 from ..atomic import atomic_open
 from ..latency import count_macs, resolve_lut
-from ..spaces import DeployView
+from ..spaces import DeployView, deployed_params
 from ..supernet import inherited_subnet
 from .models import supernet_from_checkpoint
-from .pareto import pareto_front
 from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)
@@ -54,8 +52,7 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
         macs, _ = count_macs(DeployView(model), [1, 3, task.img_size, task.img_size])
         rows.append({"arch_id": "argmax" if index == 0 else f"sample{index}",
                      "choices": choices, "predicted": lut.predict(choices), "unit": lut.unit,
-                     "params": sum(p.numel() for n, p in model.named_parameters()
-                                   if not n.startswith("aux.")),
+                     "params": deployed_params(model),
                      "macs": macs, "metric": task.metric, "val": score})
     sign = -1 if task.higher_is_better else 1
     front = pareto_front([(r["predicted"], sign * r["val"]) for r in rows])
@@ -72,29 +69,11 @@ def write_csv(rows: list[dict], path) -> None:
             writer.writerow({**row, "choices": json.dumps(row["choices"], sort_keys=True)})
 
 
-def plot(rows: list[dict], path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
-    for on_front, style in ((False, {"c": "0.6", "label": "sampled"}),
-                            (True, {"c": "tab:red", "label": "Pareto front"})):
-        pts = sorted((r["predicted"], r["val"]) for r in rows if r["on_front"] == on_front)
-        if pts:
-            ax.scatter(*zip(*pts), **style)
-            if on_front:
-                ax.plot(*zip(*pts), c="tab:red", lw=1)
-    for r in rows:
-        if r["arch_id"] == "argmax":
-            ax.annotate("argmax", (r["predicted"], r["val"]), fontsize=8)
-    ax.set_xlabel(f"LUT-predicted latency ({rows[0]['unit']})")
-    ax.set_ylabel(f"val {rows[0]['metric']}, one-shot")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png")
-    plt.close(fig)
+def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
+    """``True`` for each point no other point dominates (<= in both, < in one)."""
+    flags = []
+    for i, (c, e) in enumerate(points):
+        dominated = any((c2 <= c and e2 <= e) and (c2 < c or e2 < e)
+                        for j, (c2, e2) in enumerate(points) if j != i)
+        flags.append(not dominated)
+    return flags

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ..data import dataset_layout, default_data_root, landmark_splits
 from ..data.segmentation import IGNORE, SCHEMES, segmentation_splits
-from ..spaces import full_kwargs, get_space
+from ..spaces import deployed_output, full_kwargs, get_space
 from .evaluation_summary import summarize_landmarks
 from .losses import angle_loss, landmark_mse, pfld_loss
 from .metrics import confusion_matrix, iou_from_confusion, nme
@@ -19,10 +19,6 @@ from .metrics import confusion_matrix, iou_from_confusion, nme
 def _local(sums):
     """Sums over this process's shard are the totals (one process)."""
     return sums
-
-
-def first_output(out):
-    return out[0] if isinstance(out, (tuple, list)) else out
 
 
 class Task:
@@ -59,7 +55,8 @@ class Task:
         tensor over the ranks when each holds a shard of the split."""
         was_training = model.training
         model.eval()
-        report = self.score(lambda images: model(images.to(device)), loader, detailed, reduce)
+        report = self.score(lambda images: model(images.to(device)), loader, detailed=detailed,
+                            reduce=reduce)
         model.train(was_training)
         return report
 
@@ -86,7 +83,7 @@ class LandmarkTask(Task):
 
     def theta_loss(self, model, batch) -> torch.Tensor:
         images, landmarks, _ = batch
-        return ((first_output(model(images)) - landmarks) ** 2).sum(dim=1).mean()
+        return ((deployed_output(model(images)) - landmarks) ** 2).sum(dim=1).mean()
 
     def trivial_predictor(self, batches, reduce):
         total, count = torch.zeros(2 * self.num_points, dtype=torch.float64), 0
@@ -102,7 +99,7 @@ class LandmarkTask(Task):
         preds, poses, targets, true_poses = [], [], [], []
         for images, landmarks, pose in loader:
             out = predict(images)
-            preds.append(first_output(out).cpu())
+            preds.append(deployed_output(out).cpu())
             if isinstance(out, (tuple, list)):
                 poses.append(out[1].cpu())
             targets.append(landmarks)
@@ -132,7 +129,7 @@ class SegmentationTask(Task):
 
     def loss(self, model, batch) -> torch.Tensor:
         images, masks = batch
-        return F.cross_entropy(first_output(model(images)), masks,
+        return F.cross_entropy(deployed_output(model(images)), masks,
                                ignore_index=self.ignore_index)
 
     def trivial_predictor(self, batches, reduce):
@@ -149,7 +146,7 @@ class SegmentationTask(Task):
         reduce = reduce or _local
         confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long)
         for images, masks in loader:
-            labels = first_output(predict(images)).argmax(dim=1).cpu()
+            labels = deployed_output(predict(images)).argmax(dim=1).cpu()
             confusion += confusion_matrix(labels, masks, self.num_classes, self.ignore_index)
         confusion = reduce(confusion)
         miou, per_class = iou_from_confusion(confusion)

@@ -20,6 +20,15 @@ def option(default, help: str, choices=None, type=None, flag: str | None = None)
                                        "flag": flag}, **kwargs)
 
 
+def chain_validate(parent) -> None:
+    """Call the next ``validate`` in the MRO, if any: option groups (RunOptions, SpaceOptions)
+    each check their own fields and pass on, so that a config mixing several groups runs every
+    group's checks through one ``super().validate()``."""
+    validate = getattr(parent, "validate", None)
+    if validate is not None:
+        validate()
+
+
 def _parser_for(field: dataclasses.Field, hints) -> typing.Callable:
     custom = field.metadata.get("type")
     if custom:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..data import DATASETS
-from .config import option
+from .config import chain_validate, option
 from .device import parse_dev_id
 
 
@@ -51,3 +51,4 @@ class RunOptions:
         for name in ("limit_train", "limit_val"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be positive")
+        chain_validate(super())

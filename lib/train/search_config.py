@@ -66,6 +66,5 @@ class SearchConfig(RunOptions, SpaceOptions):
                              "epoch)")
         if not 0 <= self.warmup_margin < 1:
             raise ValueError(f"--warmup_margin must be in [0, 1), got {self.warmup_margin}")
-        SpaceOptions.validate(self)
         if self.bn_batches < 0:
             raise ValueError("--bn_batches must be >= 0")

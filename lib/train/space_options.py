@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spaces import list_spaces, space_defaults
-from .config import option
+from .config import chain_validate, option
 
 
 @dataclass
@@ -20,6 +20,7 @@ class SpaceOptions:
         for name in ("num_points", "img_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be positive")
+        chain_validate(super())
 
     def space_kwargs_full(self) -> dict:
         """The space's kwargs with --num_points / --img_size (the space's defaults when not

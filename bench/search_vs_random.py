@@ -47,7 +47,8 @@ from torch.utils.data import DataLoader
 
 from lib.atomic import atomic_write_text
 from lib.latency import Timing, kendall_tau, random_choices, resolve_lut, time_ort, time_relative
-from lib.latency.build import input_shape_of, subnet
+from lib.latency.build import subnet
+from lib.latency.slots import input_shape_of
 from lib.latency.measure import sessions_of
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet

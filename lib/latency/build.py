@@ -16,7 +16,7 @@ from ..spaces.arch import jsonable
 from .counting import count_macs
 from .lut_file import FORMAT
 from .measure import BACKENDS, backend_version, sessions_of
-from .relative import Timing, time_relative
+from .relative import Timing, reference_summary, time_relative
 from .runtimes import host_cpu
 from .slots import fingerprint, input_shape_of, op_slots, random_choices, slot_entries, \
     trace_slots
@@ -45,10 +45,7 @@ def measure(backend: str, modules: dict, space: str, space_kwargs: dict, threads
     reference = sessions_of(backend, subnet(space, space_kwargs),
                             input_shape_of(space, space_kwargs), threads)
     times, ref = time_relative(factories, reference, timing, progress)
-    rounds = [len(t.ratios) for t in times.values()]
-    return {name: t.ms for name, t in times.items()}, {
-        "ms": ref["ms"], "range": [min(ref["values"]), max(ref["values"])],
-        "rounds": [min(rounds), max(rounds)]}
+    return {name: t.ms for name, t in times.items()}, reference_summary(times, ref)
 
 
 def plan(space: str, space_kwargs: dict, calib_archs: int = 10, seed: int = 0,

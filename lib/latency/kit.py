@@ -32,7 +32,7 @@ from ..atomic import atomic_write_text
 from ..spaces.arch import jsonable
 from .build import assemble, plan, subnet
 from .lut_file import check_lut
-from .measure import export_onnx_bytes
+from .measure import backend_version, export_onnx_bytes
 from .ranking import prediction_scores
 from .relative import Timing
 from .slots import fingerprint, input_shape_of, trace_slots
@@ -113,6 +113,9 @@ def _write_kit(staging: Path, space, space_kwargs, threads, timing, needed, mode
         # 2 (Low) runs fp16 where the CPU and the build allow it (ARMv8.2, MNN_ARM82=ON)
         "mnn_benchmark_precision": 0,
         "timing": asdict(timing), "backends": ["ort", "mnn"],
+        # what exported and converted the files (a device runtime much older than the
+        # converter may not read them)
+        "backend_versions": {b: backend_version(b) for b in ("ort", "mnn")},
         "plan": needed, "models": listed,
     }
     atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -151,11 +154,13 @@ def read_results(path, manifest: dict, int8: bool = False) -> tuple[dict, dict]:
 def _read_json(path: Path, text: str, manifest: dict) -> tuple[dict, dict]:
     try:
         results = json.loads(text)
-        if results.get("kit") != manifest["kit"] or \
-                results.get("fingerprint") != manifest["fingerprint"]:
-            raise KitError(f"{path}: results of kit {results.get('kit')!r} (fingerprint "
-                           f"{results.get('fingerprint')!r}), not of this kit "
-                           f"{manifest['kit']!r} ({manifest['fingerprint']!r})")
+        kit = (results.get("kit"), results.get("fingerprint"))
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise KitError(f"{path}: not run_kit.py results: {exc!r}") from exc
+    if kit != (manifest["kit"], manifest["fingerprint"]):
+        raise KitError(f"{path}: results of kit {kit[0]!r} (fingerprint {kit[1]!r}), not of "
+                       f"this kit {manifest['kit']!r} ({manifest['fingerprint']!r})")
+    try:
         values = {name: float(m["ms"]) for name, m in results["models"].items()}
         device = results.get("device", {})
         return values, {"backend": results["backend"],
@@ -163,9 +168,7 @@ def _read_json(path: Path, text: str, manifest: dict) -> tuple[dict, dict]:
                         "threads": results["threads"], "statistic": results["statistic"],
                         "timing": results["timing"], "reference": results["reference"],
                         "host_cpu": device.get("cpu", "unknown"), "device": device}
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, KitError):
-            raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise KitError(f"{path}: not run_kit.py results: {exc!r}") from exc
 
 

@@ -153,6 +153,14 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
     return result, {"ms": scale, "values": reference_ms}
 
 
+def reference_summary(times: dict, reference: dict) -> dict:
+    """What a table records of a :func:`time_relative` run: the reference's median ms, the
+    range its bursts spanned (the machine's drift during the run) and the models' rounds."""
+    rounds = [len(t.ratios) for t in times.values()]
+    return {"ms": reference["ms"], "range": [min(reference["values"]), max(reference["values"])],
+            "rounds": [min(rounds), max(rounds)]}
+
+
 def _halfwidth(values: list[float]) -> float:
     _, low, high = median_ci95(values)
     return (high - low) / 2

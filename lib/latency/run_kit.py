@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from relative import Timing, time_relative  # noqa: E402
+from relative import Timing, reference_summary, time_relative  # noqa: E402
 from runtimes import host_cpu, mnn_sessions, ort_sessions  # noqa: E402
 
 MNN_PRECISION = {"float32": "normal"}  # MNN's CPU backend runs fp32 unless asked for "low"
@@ -107,14 +107,12 @@ def main(argv=None) -> int:
     print(f"timing {len(fresh)} models on {args.backend}, {args.threads} thread(s): "
           f"{timing.describe()}", flush=True)
     times, ref = time_relative(fresh, reference, timing, progress=True)
-    rounds = [len(t.ratios) for t in times.values()]
     results = {
         "kit": manifest["kit"], "fingerprint": manifest["fingerprint"],
         "backend": args.backend, "backend_version": version,
         "threads": args.threads, "dtype": manifest["dtype"],
         "statistic": timing.describe(), "timing": asdict(timing), "device": here,
-        "reference": {"ms": ref["ms"], "range": [min(ref["values"]), max(ref["values"])],
-                      "rounds": [min(rounds), max(rounds)]},
+        "reference": reference_summary(times, ref),
         "models": {"reference": {"ms": ref["ms"], "rounds": len(ref["values"])},
                    **{name: {"ms": t.ms, "ci95": list(t.ci95), "rounds": len(t.ratios)}
                       for name, t in times.items()}}}

@@ -19,8 +19,8 @@ interval sees, instead of a bias), and the fastest of ``sessions`` fresh session
 round's value. The median, because the per-round ratios have heavy tails on both sides (a
 slow session of the model or of the reference burst it is divided by). Measured by
 bench/timing_estimators.py on 32 PFLD subnets, two passes each: at 20 rounds the median's
-pass-to-pass difference was 0.9 % (Kendall τ 0.94) against the geometric mean's 1.9 % (0.91)
-in a quiet hour, 2.1 % (0.75) against 2.7 % (0.73) in a noisier one; the minimum's, 7-8 %.
+pass-to-pass difference was 2.1 % (Kendall τ 0.75) against the geometric mean's 2.7 % (0.73),
+the minimum's 8 % (an earlier ad-hoc run of the same, in a quieter hour: 0.9 % against 1.9 %).
 """
 from __future__ import annotations
 

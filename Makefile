@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo compare datatang mbv2 hourglass spaces_real vs_random vs_random_datatang \
-	vs_random_hourglass test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
+	vs_random_hourglass vs_archai vs_archai_hourglass test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -125,6 +125,23 @@ vs_random_hourglass: $(STAMP)
 	$(VSR) --search_config configs/vs_random_hourglass_search.yaml \
 		--retrain_config configs/vs_random_hourglass_retrain.yaml --target 1.384 \
 		--baseline_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
+
+# Archai's EvolutionParetoSearch against ours at the same search wall-clock; both sides'
+# picks trained with one recipe (bench/vs_archai.py). Archai lives in its own venv.
+ARCHAI := .venv-archai
+$(ARCHAI)/.installed: requirements-archai.txt requirements.txt
+	test -x $(ARCHAI)/bin/python || $(PYTHON) -m venv $(ARCHAI)
+	$(ARCHAI)/bin/python -m pip install -q -r requirements-archai.txt
+	touch $@
+
+VSA := $(ARCHAI)/bin/python bench/vs_archai.py
+vs_archai: $(ARCHAI)/.installed
+	$(VSA) --search_config configs/vs_archai_pfld_search.yaml \
+		--retrain_config configs/vs_random_retrain.yaml
+
+vs_archai_hourglass: $(ARCHAI)/.installed
+	$(VSA) --search_config configs/vs_archai_hourglass_search.yaml \
+		--retrain_config configs/vs_random_hourglass_retrain.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

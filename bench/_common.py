@@ -9,7 +9,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lib.atomic import atomic_write_text  # noqa: E402
-from lib.latency import host_cpu  # noqa: E402
+from lib.latency import host_cpu, time_relative  # noqa: E402
+from lib.latency.build import subnet  # noqa: E402
+from lib.latency.measure import sessions_of  # noqa: E402
+from lib.latency.slots import input_shape_of  # noqa: E402
+from lib.spaces import DeployView  # noqa: E402
+from lib.train.models import subnet_from_checkpoint  # noqa: E402
 
 
 def machine() -> dict:
@@ -24,3 +29,17 @@ def write_result(name: str, result: dict, folder=None) -> Path:
     path = Path(folder or ROOT / "output" / "bench") / f"{name}.json"
     atomic_write_text(path, json.dumps(result, indent=1) + "\n")
     return path
+
+
+def time_checkpoints(checkpoints: dict, space: str, kwargs: dict, timing) -> dict:
+    """Name -> ``Relative`` (ms, ci95) of each checkpoint's deployed network with onnxruntime,
+    one thread, in one drift-proof run (``lib.latency.relative``: ratios to the space's
+    first-candidate network re-timed between them), as the LUT builder times its blocks."""
+    models = {}
+    for name, path in checkpoints.items():
+        model, arch, _ = subnet_from_checkpoint(path)
+        models[name] = sessions_of("ort", DeployView(model.eval()),
+                                   input_shape_of(arch["space"], arch["space_kwargs"]))
+    reference = sessions_of("ort", subnet(space, kwargs), input_shape_of(space, kwargs))
+    times, _ = time_relative(models, reference, timing, progress=True)
+    return times

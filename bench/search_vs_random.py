@@ -46,16 +46,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from lib.atomic import atomic_write_text
-from lib.latency import Timing, kendall_tau, random_choices, resolve_lut, time_ort, time_relative
-from lib.latency.build import subnet
-from lib.latency.slots import input_shape_of
-from lib.latency.measure import sessions_of
+from lib.latency import Timing, kendall_tau, random_choices, resolve_lut, time_ort
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
 from lib.train import RetrainConfig, SearchConfig, parse_config, run_retrain, run_search
 from lib.train.config import to_dict
 from lib.train.evaluation import evaluate
-from lib.train.models import subnet_from_checkpoint, supernet_from_checkpoint
+from lib.train.models import supernet_from_checkpoint
 from lib.train.sampling import one_shot_score
 from lib.train.tasks import make_task
 from vs_random_report import plot, summarise, table
@@ -333,19 +330,12 @@ class Bench:
 
     def time_models(self) -> None:
         """Every distinct trained network in one drift-proof run in this process."""
-        models = {}
-        for r in self.rows.values():
-            if r["init"] == "scratch":
-                model, arch, _ = subnet_from_checkpoint(r["checkpoint"])
-                size = arch["space_kwargs"].get("img_size", self.kwargs["img_size"])
-                models[r["arch"]] = sessions_of("ort", DeployView(model.eval()),
-                                                [1, 3, size, size])
-        reference = sessions_of("ort", subnet(self.space, self.kwargs),
-                                input_shape_of(self.space, self.kwargs))
+        checkpoints = {r["arch"]: r["checkpoint"] for r in self.rows.values()
+                       if r["init"] == "scratch"}
         timing = Timing(runs=self.args.runs, precision=self.args.precision,
                         max_rounds=self.args.max_rounds)
-        log.info("timing %d models: %s", len(models), timing.describe())
-        times, _ = time_relative(models, reference, timing, progress=True)
+        log.info("timing %d models: %s", len(checkpoints), timing.describe())
+        times = _common.time_checkpoints(checkpoints, self.space, self.kwargs, timing)
         for r in self.rows.values():
             r["ms"] = times[r["arch"]].ms
             r["ms_ci95"] = list(times[r["arch"]].ci95)

@@ -1,14 +1,13 @@
 import subprocess
 import sys
 
-import numpy as np
 import onnx
 import pytest
 import torch
 
 from lib.export import ParityError, export_and_verify, mnn_available
 from lib.export.onnx_export import OUTPUT_NAMES
-from lib.spaces import create_space, describe_space, get_space, list_spaces, make_arch
+from lib.spaces import get_space, list_spaces, make_arch
 from lib.supernet import Supernet, build_subnet
 from tests.conftest import ROOT
 

@@ -12,7 +12,7 @@ from lib.train import (CheckpointError, RetrainConfig, SearchConfig, load_checkp
 from lib.data import Layout
 from lib.train.evaluation_summary import summarize_landmarks
 from lib.train.metrics import ced_auc, failure_rate, nme
-from lib.train.sampling import pareto_front
+from lib.train.sampling import hypervolume, pareto_front
 from tests.conftest import run_tool
 
 TINY_STAGES = get_space("pfld_fbnet").tiny_kwargs["stages"]
@@ -37,6 +37,17 @@ def test_pareto_front_is_non_dominated():
     points = [(1.0, 0.5), (2.0, 0.4), (1.5, 0.6), (3.0, 0.4), (0.5, 0.9), (2.0, 0.4)]
     front = pareto_front(points)
     assert front == [True, True, False, False, True, True]
+
+
+def test_hypervolume_is_the_area_a_front_dominates_up_to_the_reference():
+    ref = (4.0, 1.0)
+    assert hypervolume([(1.0, 0.5)], ref) == 3.0 * 0.5
+    # a second point adds only the slab below the first: 2 x 0.1
+    assert hypervolume([(2.0, 0.4), (1.0, 0.5)], ref) == pytest.approx(1.5 + 0.2)
+    # dominated points and points beyond the reference add nothing
+    assert hypervolume([(2.0, 0.4), (1.0, 0.5), (3.0, 0.45), (5.0, 0.1), (0.5, 1.2)], ref) \
+        == pytest.approx(1.7)
+    assert hypervolume([], ref) == 0.0
 
 
 def test_sample_writes_a_non_dominated_front(searched, tmp_path):

@@ -1,6 +1,5 @@
 """Raw formats, layouts, solvePnP, preparation and its bad-input handling."""
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lib.data import ensure_synthetic
-from lib.spaces import get_space, jsonable, make_arch, save_arch
+from lib.spaces import get_space, jsonable, make_arch
 from lib.train import SearchConfig, load_checkpoint, run_search
 from lib.train.loop import NonFiniteLoss
 from lib.train.tasks import LandmarkTask

@@ -77,3 +77,16 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
                         for j, (c2, e2) in enumerate(points) if j != i)
         flags.append(not dominated)
     return flags
+
+
+def hypervolume(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
+    """The area dominated by ``points`` (both coordinates minimised) and bounded by
+    ``reference``: the larger, the better the front. Points not better than the reference in
+    both coordinates add nothing."""
+    inside = sorted((c, e) for c, e in points if c < reference[0] and e < reference[1])
+    area, ceiling = 0.0, reference[1]
+    for c, e in inside:  # by cost; each new best error adds the slab between it and the last
+        if e < ceiling:
+            area += (reference[0] - c) * (ceiling - e)
+            ceiling = e
+    return area

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, LatencyTable, kendall_tau, resolve_lut
-from ..spaces import full_kwargs, save_arch
+from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, kendall_tau, resolve_lut
+from ..spaces import save_arch
 from ..supernet import Supernet, temperature
 from .batches import Batches, shard_loader
 from .checkpoint import load_checkpoint

@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(RUN)/train.py --config configs/demo.yaml
 	$(RUN)/sample.py --supernet $(SUPERNET) --num 8
 	$(RUN)/retrain.py --supernet $(SUPERNET) --config configs/demo_retrain.yaml
-	$(RUN)/export.py --resume ckpt_save/subnet/checkpoint_best.pth
+	$(RUN)/export.py --ckpt ckpt_save/subnet/checkpoint_best.pth
 	$(RUN)/evaluate.py --ckpt ckpt_save/subnet/checkpoint_best.pth --out output/evaluate_subnet.json
 	$(RUN)/report.py --eval output/evaluate_subnet.json --export output/export.json \
 		--pareto output/pareto.csv
@@ -69,7 +69,7 @@ define space_run
 	$(RUN)/sample.py --supernet $(1)/supernet/checkpoint_last.pth --num 8 --out $(2)
 	$(RUN)/retrain.py --supernet $(1)/supernet/checkpoint_last.pth $(4) $(8) --snapshot $(1)
 	$(RUN)/retrain.py --arch $(5) --from_scratch --name $(6) $(7) $(4) $(8) --snapshot $(1)
-	$(RUN)/export.py --resume $(1)/subnet/checkpoint_best.pth --out_dir $(2)
+	$(RUN)/export.py --ckpt $(1)/subnet/checkpoint_best.pth --out_dir $(2)
 	for name in subnet $(6); do $(RUN)/evaluate.py --ckpt $(1)/$$name/checkpoint_best.pth $(8) \
 		--out $(2)/evaluate_$$name.json || exit 1; done
 	$(RUN)/report.py --eval $(2)/evaluate_subnet.json $(2)/evaluate_$(6).json \

@@ -30,12 +30,12 @@ import statistics
 
 import _common
 
+from lib.config import SpaceOptions
 from lib.latency import Timing, find_lut, load_lut, measure, random_choices, subnet
 from lib.latency.build import without_context
 from lib.latency.slots import input_shape_of
 from lib.latency.ranking import prediction_scores as scores
 from lib.spaces import load_arch
-from lib.train.space_options import SpaceOptions
 
 GOALS = {"mape_pct": 5.0, "kendall_tau": 0.9, "within_10pct": 0.95}
 

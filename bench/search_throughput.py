@@ -24,8 +24,7 @@ import torch
 from lib.latency import build_lut, check_lut
 from lib.spaces import make_arch
 from lib.supernet import Supernet, build_subnet
-from lib.train.search_config import SearchConfig
-from lib.train.space_options import SpaceOptions
+from lib.config import SearchConfig, SpaceOptions
 from lib.train.tasks import LandmarkTask, make_task
 
 

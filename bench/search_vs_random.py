@@ -49,8 +49,8 @@ from lib.atomic import atomic_write_text
 from lib.latency import Timing, kendall_tau, random_choices, resolve_lut, time_ort
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
-from lib.train import RetrainConfig, SearchConfig, parse_config, run_retrain, run_search
-from lib.train.config import to_dict
+from lib.config import RetrainConfig, SearchConfig, parse_config, to_dict
+from lib.train import run_retrain, run_search
 from lib.train.evaluation import evaluate
 from lib.train.models import supernet_from_checkpoint
 from lib.train.sampling import one_shot_score

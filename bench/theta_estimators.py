@@ -39,9 +39,9 @@ import torch.nn.functional as F
 
 from lib.supernet import MixedOp, Supernet
 from lib.supernet.probe import candidate_derivatives, chain_to_theta
+from lib.config import SpaceOptions
 from lib.train.checkpoint import load_checkpoint
 from lib.train.models import load_strict
-from lib.train.space_options import SpaceOptions
 from lib.train.tasks import make_task
 
 ESTIMATORS = ("single", "dense", "soft", "proxyless", "reinforce")

@@ -19,12 +19,12 @@ import statistics
 
 import _common
 
+from lib.config import SpaceOptions
 from lib.latency import Timing, random_choices, subnet, time_relative
 from lib.latency.measure import sessions_of
 from lib.latency.ranking import kendall_tau
 from lib.latency.relative import median_ci95
 from lib.latency.slots import input_shape_of, trace_slots
-from lib.train.space_options import SpaceOptions
 
 
 def _log_mean(values):

@@ -6,7 +6,8 @@ import torch
 
 from lib.data import ensure_synthetic
 from lib.spaces import get_space, make_arch, save_arch
-from lib.train import SearchConfig, load_checkpoint, run_search
+from lib.config import SearchConfig
+from lib.train import load_checkpoint, run_search
 from lib.train.distributed import distributed, launch, requested_world
 from lib.train.sync_bn import convert_batchnorm
 from tests.conftest import run_tool

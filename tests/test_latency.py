@@ -13,8 +13,7 @@ from lib.latency.lut_file import LUT_DIR
 from lib.latency.relative import Timing, time_relative
 from lib.spaces import DeployView, FixedChooser, create_space, get_space
 from lib.supernet import Supernet
-from lib.train import SearchConfig
-from lib.train.config import parse_config
+from lib.config import SearchConfig, parse_config
 from tests.conftest import ROOT
 
 TINY = dict(get_space("pfld_fbnet").tiny_kwargs)

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from lib.data import ensure_synthetic
+from lib.config import RetrainConfig, SearchConfig
+from lib.data import Layout, ensure_synthetic
 from lib.spaces import get_space
-from lib.train import (CheckpointError, RetrainConfig, SearchConfig, load_checkpoint,
-                       run_retrain, run_search, save_checkpoint)
-from lib.data import Layout
+from lib.train import (CheckpointError, load_checkpoint, run_retrain, run_search,
+                       save_checkpoint)
 from lib.train.evaluation_summary import summarize_landmarks
 from lib.train.metrics import ced_auc, failure_rate, nme
 from lib.train.sampling import hypervolume, pareto_front

@@ -11,7 +11,8 @@ import torch
 
 from lib.data import ensure_synthetic
 from lib.spaces import get_space, jsonable, make_arch
-from lib.train import SearchConfig, load_checkpoint, run_search
+from lib.config import SearchConfig
+from lib.train import load_checkpoint, run_search
 from lib.train.loop import NonFiniteLoss
 from lib.train.tasks import LandmarkTask
 from tests.conftest import ROOT, run_tool

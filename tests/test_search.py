@@ -12,7 +12,8 @@ from lib.data import ensure_synthetic
 from lib.latency import build_lut, load_lut, save_lut
 from lib.spaces import describe_space, get_space
 from lib.supernet.probe import candidate_derivatives, chain_to_theta
-from lib.train import SearchConfig, run_search
+from lib.config import SearchConfig
+from lib.train import run_search
 from lib.train.distributed import distributed
 from lib.train.search import Searcher
 

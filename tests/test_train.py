@@ -4,11 +4,10 @@ import pytest
 import torch
 
 from lib.data import ensure_synthetic
+from lib.config import SearchConfig, parse_config
 from lib.latency import build_lut, save_lut
 from lib.spaces import get_space
-from lib.train import (CheckpointError, SearchConfig, load_checkpoint, pfld_loss, run_search,
-                       save_checkpoint)
-from lib.train.config import parse_config
+from lib.train import CheckpointError, load_checkpoint, pfld_loss, run_search, save_checkpoint
 from tests.conftest import ROOT, run_tool
 
 TINY = dict(get_space("pfld_fbnet").tiny_kwargs)

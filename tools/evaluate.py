@@ -6,36 +6,29 @@
     python tools/evaluate.py --ckpt ckpt_save/hourglass/subnet/checkpoint_best.pth \
         --dataset celebamask --data_root ../shared/data/celebamask_parsing
 
-Prints and writes JSON (default output/evaluate.json) with params, MACs and measured
+Prints and writes JSON (default output/evaluate.json; with the resolved options) with params,
+MACs and measured
 onnxruntime latency, and the task's report. Landmarks: NME (inter-ocular where the layout
 knows the eye corners, and box), failure rate and AUC at 0.10, per-region NME, Archai's error
 (mean L2 in [-1, 1] coordinates), the aux net's Euler error. Segmentation: mIoU from the
 split's confusion matrix, pixel accuracy and per-class IoU (null: class absent from both
 ground truth and prediction).
 """
-import argparse
 import json
 import sys
 
 import _bootstrap
 
 from lib.atomic import atomic_write_text
-from lib.data import DATASETS
+from lib.config import EvaluateConfig, parse_config, to_dict
 from lib.train.evaluation import evaluate
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", required=True, help="subnet checkpoint or .onnx file")
-    parser.add_argument("--dataset", default="synthetic", choices=DATASETS)
-    parser.add_argument("--data_root", default=None)
-    parser.add_argument("--split", default="test", choices=["test", "val"])
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
-    parser.add_argument("--out", default="output/evaluate.json")
-    args = parser.parse_args(argv)
+    args = parse_config(EvaluateConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging()
     report = evaluate(args.ckpt, args.dataset, args.data_root, args.split, args.threads)
-    atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps({**report, "config": to_dict(args)}, indent=1) + "\n")
     for key, value in report.items():
         if key == "iou_per_class":
             print(f"{key:>22}: " + ", ".join(f"{k} {v:.3f}" for k, v in value.items()

@@ -1,44 +1,35 @@
 #!/usr/bin/env python
 """Export a subnet to a simplified static ONNX graph and to MNN, and prove both match PyTorch.
 
-    python tools/export.py --resume ckpt_save/subnet/checkpoint_best.pth
+    python tools/export.py --ckpt ckpt_save/subnet/checkpoint_best.pth
     python tools/export.py --supernet ckpt_save/supernet/checkpoint_last.pth \
-        --resume ckpt_save/subnet/checkpoint_best.pth          # NNI's form
-    python tools/export.py --resume CKPT --no-mnn
+        --resume ckpt_save/subnet/checkpoint_best.pth          # NNI's form (--resume = --ckpt)
+    python tools/export.py --ckpt CKPT --no-mnn
 
 ONNX: batch 1, opset 13, one file, input `input`, landmarks the only output; onnxruntime
 must agree with PyTorch to 1e-4. MNN (default when installed): converted in-process, run
 with MNN's runtime, must agree to 1e-3. Any mismatch exits non-zero. Writes
-output/subnet.onnx, output/subnet.mnn and output/export.json.
+output/subnet.onnx, output/subnet.mnn and output/export.json (with the resolved options).
 """
-import argparse
 import json
 import sys
 
 import _bootstrap
 
 from lib.atomic import atomic_write_text
+from lib.config import ExportConfig, parse_config, to_dict
 from lib.export import export_and_verify, mnn_available
 from lib.spaces import full_kwargs
 from lib.train import subnet_from_checkpoint
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resume", required=True, help="subnet checkpoint (or a supernet "
-                        "checkpoint: its argmax subnet with inherited weights)")
-    parser.add_argument("--supernet", help="accepted for NNI compatibility; the subnet "
-                        "checkpoint already holds its architecture")
-    parser.add_argument("--mnn", action=argparse.BooleanOptionalAction, default=None,
-                        help="also convert and check MNN (default: when MNN is installed)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out_dir", default="output")
-    args = parser.parse_args(argv)
+    args = parse_config(ExportConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging()
-    model, arch, _ = subnet_from_checkpoint(args.resume)
+    model, arch, _ = subnet_from_checkpoint(args.ckpt)
     img_size = full_kwargs(arch["space"], arch.get("space_kwargs"))["img_size"]
     report = export_and_verify(model, args.out_dir, img_size, args.mnn, args.threads)
-    report["choices"] = arch["choices"]
+    report.update(choices=arch["choices"], config=to_dict(args))
     atomic_write_text(f"{args.out_dir}/export.json", json.dumps(report, indent=1) + "\n")
     print(f"params {report['params']:,}  MACs {report['macs'] / 1e6:.2f} M")
     print(f"ONNX {report['onnx']}: {report['onnx_bytes'] / 1024:.0f} KB, parity "

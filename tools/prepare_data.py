@@ -19,44 +19,22 @@ AFLW, LaPa: one face per annotation, the layout by the number of points), wflw (
 annotation lines), ljson (menpo LJSON v3, the 68-point group). Images of any format OpenCV
 reads. Bad input stops with `file:line: reason` (JSON: `file: annotations[i]: reason`) unless
 --skip_bad, which logs and counts each. Nothing half-written is left in --out if
-preparation fails.
+preparation fails. The options used are in <out>/meta.json.
 """
-import argparse
 import sys
 
 import _bootstrap
 
-from lib.data.formats import FORMATS
+from lib.config import PrepareConfig, parse_config
 from lib.data.prepare import prepare
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True, choices=sorted(FORMATS), help="raw format")
-    parser.add_argument("--data_root", required=True, help="raw folder (or pixel-list file)")
-    parser.add_argument("--out", required=True, help="output folder, e.g. data/NAME")
-    parser.add_argument("--images", default=None, help="folder the image paths are relative "
-                        "to (coco, wflw; default: the annotation file's folder)")
-    parser.add_argument("--crop", choices=("landmarks", "bbox"), default="landmarks",
-                        help="crop around the landmarks or the annotated face box (coco, wflw)")
-    parser.add_argument("--img_size", type=int, default=112, help="crop size (128 for mbv2)")
-    parser.add_argument("--margin", type=float, default=1.2, help="crop side / landmark box")
-    parser.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_points", type=int, default=None, help="points per face "
-                        "(needed for --dataset pixels)")
-    parser.add_argument("--layout", default=None, help="landmark layout (flip pairs, eye "
-                        "corners, pose points); default: the format's")
-    parser.add_argument("--augment_copies", type=int, default=0, help="extra augmented copies "
-                        "of each training face (PFLD-style: rotation up to 30°, scale, shift, "
-                        "colour, flip)")
-    parser.add_argument("--skip_bad", action="store_true", help="log and skip bad samples")
-    args = parser.parse_args(argv)
+    args = parse_config(PrepareConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging()
-    split = tuple(float(v) for v in args.split.split(","))
-    report = prepare(args.dataset, args.data_root, args.out, args.img_size, args.margin, split,
-                     args.seed, args.skip_bad, args.num_points, args.layout, args.augment_copies,
-                     images=args.images, crop=args.crop)
+    report = prepare(args.dataset, args.data_root, args.out, args.img_size, args.margin,
+                     args.split, args.seed, args.skip_bad, args.num_points, args.layout,
+                     args.augment_copies, images=args.images, crop=args.crop)
     written = ", ".join(f"{k} {v}" for k, v in report.written.items())
     print(f"wrote {report.out}: {written} (layout {report.layout}; Euler angles "
           f"{'by solvePnP' if report.euler else 'not available: zeros'})")

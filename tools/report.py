@@ -9,7 +9,6 @@ Columns: model, LUT-predicted latency (searched subnet), measured ORT / MNN late
 (1 thread), params, MACs, ONNX size, and the test metric: NME (box; inter-ocular where
 known) for landmark models, mIoU and pixel accuracy for segmentation models.
 """
-import argparse
 import csv
 import json
 import sys
@@ -17,13 +16,11 @@ from pathlib import Path
 
 import _bootstrap
 
+from lib.config import ReportConfig, parse_config
+
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--eval", nargs="+", required=True, help="evaluate.py JSON files")
-    parser.add_argument("--export", help="export.json of the first model (adds MNN, sizes)")
-    parser.add_argument("--pareto", help="pareto.csv (adds the argmax's predicted latency)")
-    args = parser.parse_args(argv)
+    args = parse_config(ReportConfig, argv, __doc__.splitlines()[0])
     evals = [(Path(p).stem.removeprefix("evaluate_"), json.loads(Path(p).read_text()))
              for p in args.eval]
     export = json.loads(Path(args.export).read_text()) if args.export else {}

@@ -14,7 +14,8 @@ import sys
 
 import _bootstrap
 
-from lib.train import RetrainConfig, launch_or_run, parse_config, run_retrain
+from lib.config import RetrainConfig, parse_config
+from lib.train import launch_or_run, run_retrain
 
 
 def main(argv=None) -> int:

@@ -3,15 +3,16 @@
 
     python tools/sample.py --supernet ckpt_save/supernet/checkpoint_last.pth --num 8
 
-Writes output/pareto.csv and output/pareto.png (and output/arch_<id>.json per front member).
+Writes output/pareto.csv and output/pareto.png (and output/arch_<id>.json per front member,
+and the resolved options as output/sample_config.yaml).
 """
-import argparse
 import sys
 from pathlib import Path
 
 import _bootstrap
 
 from lib.atomic import atomic_open
+from lib.config import SampleConfig, parse_config, save_config
 from lib.spaces import make_arch, save_arch
 from lib.train import load_checkpoint
 from lib.train.sampling import sample_subnets, write_csv
@@ -46,22 +47,14 @@ def plot(rows: list[dict], path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--supernet", required=True, help="search checkpoint")
-    parser.add_argument("--num", type=int, default=8, help="subnets to sample (deduplicated)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--calib_batches", type=int, default=8,
-                        help="training batches for BatchNorm recalibration")
-    parser.add_argument("--data_root", default=None, help="override the search's data root")
-    parser.add_argument("--limit_val", type=int, default=None)
-    parser.add_argument("--out", default="output", help="output folder")
-    args = parser.parse_args(argv)
+    args = parse_config(SampleConfig, argv, __doc__.splitlines()[0])
     _bootstrap.setup_logging()
     rows = sample_subnets(args.supernet, args.num, args.seed, args.calib_batches,
                           data_root=args.data_root, limit_val=args.limit_val)
     ckpt = load_checkpoint(args.supernet, kind="supernet")
     write_csv(rows, f"{args.out}/pareto.csv")
     plot(rows, f"{args.out}/pareto.png")
+    save_config(args, f"{args.out}/sample_config.yaml")
     for row in rows:
         mark = "*" if row["on_front"] else " "
         print(f"{mark} {row['arch_id']:>9}  {row['predicted']:.4f} {row['unit']}  "

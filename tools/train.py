@@ -20,7 +20,8 @@ import sys
 
 import _bootstrap
 
-from lib.train import SearchConfig, launch_or_run, parse_config, run_search
+from lib.config import SearchConfig, parse_config
+from lib.train import launch_or_run, run_search
 
 
 def main(argv=None) -> int:

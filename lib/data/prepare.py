@@ -174,6 +174,7 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
         meta = {"format": fmt, "source": str(data_root), "layout": layout.name, "crop": crop,
                 "num_points": num_points, "img_size": img_size, "margin": margin,
                 "split": list(split), "seed": seed, "augment_copies": augment_copies,
+                "images": str(images) if images else None, "skip_bad": skip_bad,
                 "written": report.written,
                 "skipped": report.skipped, "euler": "solvePnP" if report.euler else "none (zeros)"}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -1,4 +1,4 @@
-"""``--dev_id`` parsing and seeding."""
+"""Devices from ``--dev_id`` and seeding."""
 from __future__ import annotations
 
 import random
@@ -6,22 +6,7 @@ import random
 import numpy as np
 import torch
 
-
-def parse_dev_id(dev_id: str) -> list[str]:
-    """``cpu`` | ``auto`` | ``0`` | ``0,1`` -> torch device strings."""
-    text = str(dev_id).strip().lower()
-    if text == "cpu":
-        return ["cpu"]
-    if text == "auto":
-        return ["cuda:0" if torch.cuda.is_available() else "cpu"]
-    try:
-        ids = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--dev_id must be 'cpu', 'auto' or GPU ids like '0,1', got {dev_id!r}") \
-            from None
-    if len(set(ids)) != len(ids) or min(ids) < 0:
-        raise ValueError(f"--dev_id {dev_id!r}: ids must be distinct and non-negative")
-    return [f"cuda:{i}" for i in ids]
+from ..config.run import parse_dev_id
 
 
 def resolve_device(dev_id: str) -> torch.device:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-from .device import parse_dev_id, resolve_device
+from ..config.run import parse_dev_id
+from .device import resolve_device
 from .sync_bn import convert_batchnorm
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
-from .config import to_dict
+from ..config import to_dict
 from .device import seed_everything
 from .distributed import Dist, Interrupted
 

@@ -15,7 +15,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import subnet_from_checkpoint, supernet_from_checkpoint
-from .retrain_config import RetrainConfig
+from ..config import RetrainConfig
 from .tasks import make_task
 
 log = logging.getLogger(__name__)

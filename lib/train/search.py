@@ -28,7 +28,7 @@ from .checkpoint import load_checkpoint
 from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import load_strict
-from .search_config import SearchConfig
+from ..config import SearchConfig
 from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)

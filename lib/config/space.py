@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spaces import list_spaces, space_defaults
-from .config import chain_validate, option
+from .core import chain_validate, option
 
 
 @dataclass

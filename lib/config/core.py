@@ -1,8 +1,10 @@
 """Tool configuration: one dataclass per tool; defaults < ``--config FILE.yaml`` < flags.
-Unknown keys and bad values fail at parse time, naming the key (and file)."""
+Unknown keys and bad values fail at parse time, naming the key (and file). Booleans take
+``--x``, ``--x false`` and ``--no-x``; list fields take several values after one flag."""
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import typing
@@ -11,13 +13,15 @@ from pathlib import Path
 import yaml
 
 
-def option(default, help: str, choices=None, type=None, flag: str | None = None):
+def option(default, help: str, choices=None, type=None, flag: str | None = None,
+           aliases: tuple[str, ...] = ()):
     """A config field with its ``--help`` text (and optional choices / value parser / a flag
-    name other than the field's, for names Python reserves such as ``import``)."""
-    factory = (lambda: dict(default)) if isinstance(default, dict) else None
+    name other than the field's, for names Python reserves such as ``import`` / other flag
+    names it also answers to, for commands that other tools' users already type)."""
+    factory = (lambda: copy.copy(default)) if isinstance(default, (dict, list)) else None
     kwargs = {"default_factory": factory} if factory else {"default": default}
     return dataclasses.field(metadata={"help": help, "choices": choices, "type": type,
-                                       "flag": flag}, **kwargs)
+                                       "flag": flag, "aliases": aliases}, **kwargs)
 
 
 def chain_validate(parent) -> None:
@@ -29,11 +33,18 @@ def chain_validate(parent) -> None:
         validate()
 
 
+def _is_list(hint) -> bool:
+    return typing.get_origin(hint) is list
+
+
 def _parser_for(field: dataclasses.Field, hints) -> typing.Callable:
+    """The parser of one value (of one element, for a list field)."""
     custom = field.metadata.get("type")
     if custom:
         return custom
     hint = hints[field.name]
+    if _is_list(hint):
+        (hint,) = typing.get_args(hint)
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if args else hint
     if base is dict:
@@ -74,13 +85,19 @@ def parse_config(cls, argv=None, description: str = ""):
     for field in fields:
         default = field.default if field.default is not dataclasses.MISSING else \
             field.default_factory()
-        flag = {"nargs": "?", "const": True} if isinstance(default, bool) else {}  # bare = on
-        parser.add_argument(f"--{field.metadata.get('flag') or field.name}", dest=field.name,
-                            type=_parser_for(field, hints),
+        name = field.metadata.get("flag") or field.name
+        boolean = _parser_for(field, hints) is _bool
+        shape = {"nargs": "?", "const": True} if boolean else \
+            {"nargs": "+"} if _is_list(hints[field.name]) else {}  # a bare boolean flag = on
+        parser.add_argument(f"--{name}", *(f"--{a}" for a in field.metadata.get("aliases", ())),
+                            dest=field.name, type=_parser_for(field, hints),
                             choices=field.metadata.get("choices"), default=argparse.SUPPRESS,
                             help=f"{field.metadata.get('help', '')} (default: {default})"
                             .replace("%", "%%"),  # argparse %-formats help texts
-                            **flag)
+                            **shape)
+        if boolean:
+            parser.add_argument(f"--no-{name}", dest=field.name, action="store_const",
+                                const=False, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = vars(parser.parse_args(argv))
     values = {}
     config_file = args.pop("config", None)
@@ -89,7 +106,8 @@ def parse_config(cls, argv=None, description: str = ""):
     values.update(args)
     config = cls(**values)
     try:
-        config.validate()
+        if hasattr(config, "validate"):
+            config.validate()
     except ValueError as exc:
         parser.error(str(exc))
     return config
@@ -107,17 +125,30 @@ def _read_yaml(parser, path: Path, fields, hints) -> dict:
     for key, raw in data.items():
         if key not in by_name:
             parser.error(f"{path}: unknown config key {key!r}")
-        field = by_name[key]
+        field, many = by_name[key], _is_list(hints[key])
+        if many and raw is not None and not isinstance(raw, list):
+            parser.error(f"{path}: {key!r} must be a list, got {raw!r}")
+        items = raw if many else [raw]
         try:
-            value = raw if raw is None else _parser_for(field, hints)(raw)
+            items = [v if v is None else _parser_for(field, hints)(v) for v in items or []]
         except (TypeError, ValueError) as exc:
             parser.error(f"{path}: bad value for {key!r}: {exc}")
         choices = field.metadata.get("choices")
-        if choices and value not in choices:
-            parser.error(f"{path}: {key!r} must be one of {list(choices)}, got {value!r}")
-        values[key] = value
+        for value in items:
+            if choices and value not in choices:
+                parser.error(f"{path}: {key!r} must be one of {list(choices)}, got {value!r}")
+        values[key] = items if many else items[0]
     return values
 
 
 def to_dict(config) -> dict:
     return dataclasses.asdict(config)
+
+
+def save_config(config, path) -> None:
+    """The resolved configuration as YAML beside what a tool wrote: ``--config`` takes it
+    back and repeats the run."""
+    from ..atomic import atomic_write_text
+    from ..spaces.arch import jsonable
+
+    atomic_write_text(Path(path), yaml.safe_dump(jsonable(to_dict(config)), sort_keys=False))

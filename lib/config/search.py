@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from ..latency import COST_MODES
 from ..supernet import GUMBEL_MODES
-from .config import option
-from .run_config import RunOptions
-from .space_options import SpaceOptions
+from .core import option
+from .run import RunOptions
+from .space import SpaceOptions
 
 WARMUP_MODES = ("metric", "epochs")
 # what θ's cost term prices: a sampled path is one draw of a quantity the LUT knows in

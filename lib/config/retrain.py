@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import option
-from .run_config import RunOptions
+from .core import option
+from .run import RunOptions
 
 
 @dataclass

@@ -1,0 +1,116 @@
+"""Configuration of the tools that read what a run wrote: export, evaluate, sample, report,
+and of ``prepare_data``. A checkpoint a tool reads is ``--supernet`` when it is a search's and
+``--ckpt`` when it is a trained subnet's; ``--resume`` only continues a run (train, retrain),
+except that export also answers to it, the form NNI's and the reference's users type."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data import DATASETS
+from ..data.formats import FORMATS
+from .core import option
+
+CROPS = ("landmarks", "bbox")
+
+
+def fractions(value) -> tuple[float, ...]:
+    """``0.8,0.1,0.1`` (a flag) or ``[0.8, 0.1, 0.1]`` (YAML); prepare checks the sum."""
+    parts = value.split(",") if isinstance(value, str) else value
+    return tuple(float(part) for part in parts)
+
+
+def _require(config, *names: str) -> None:
+    missing = [f"--{name}" for name in names if not getattr(config, name)]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} required")
+
+
+def _positive(config, *names: str) -> None:
+    for name in names:
+        if getattr(config, name) is not None and getattr(config, name) < 1:
+            raise ValueError(f"--{name} must be positive")
+
+
+@dataclass
+class ExportConfig:
+    ckpt: str | None = option(None, "subnet checkpoint (or a supernet checkpoint: its argmax "
+                                    "subnet with inherited weights)", aliases=("resume",))
+    supernet: str | None = option(None, "accepted for NNI compatibility; the subnet checkpoint "
+                                        "already holds its architecture")
+    mnn: bool | None = option(None, "also convert and check MNN (default: when MNN is "
+                                    "installed)")
+    threads: int = option(1, "threads of the parity runs and their timing")
+    out_dir: str = option("output", "writes subnet.onnx, subnet.mnn, export.json here")
+
+    def validate(self) -> None:
+        _require(self, "ckpt")
+        _positive(self, "threads")
+
+
+@dataclass
+class EvaluateConfig:
+    ckpt: str | None = option(None, "subnet checkpoint or .onnx file")
+    dataset: str = option("synthetic", "dataset (as in training)", choices=DATASETS)
+    data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
+    split: str = option("test", "split to score", choices=("test", "val"))
+    threads: int = option(1, "onnxruntime threads (ONNX files, and the latency figure)")
+    out: str = option("output/evaluate.json", "report JSON")
+
+    def validate(self) -> None:
+        _require(self, "ckpt")
+        _positive(self, "threads")
+
+
+@dataclass
+class SampleConfig:
+    supernet: str | None = option(None, "search checkpoint")
+    num: int = option(8, "subnets to sample (deduplicated)")
+    seed: int = option(0, "sampling seed")
+    calib_batches: int = option(8, "training batches that re-estimate BatchNorm per subnet")
+    data_root: str | None = option(None, "override the search's data root")
+    limit_val: int | None = option(None, "score on the first N validation samples only")
+    out: str = option("output", "writes pareto.csv, pareto.png, arch_<id>.json here")
+
+    def validate(self) -> None:
+        _require(self, "supernet")
+        _positive(self, "num", "limit_val")
+        if self.calib_batches < 0:
+            raise ValueError("--calib_batches must be >= 0")
+
+
+@dataclass
+class PrepareConfig:
+    dataset: str | None = option(None, "raw format", choices=tuple(sorted(FORMATS)))
+    data_root: str | None = option(None, "raw folder (or annotation / pixel-list file)")
+    out: str | None = option(None, "output folder, e.g. data/NAME")
+    images: str | None = option(None, "folder the image paths are relative to (coco, wflw; "
+                                      "default: the annotation file's folder)")
+    crop: str = option("landmarks", "crop around the landmarks or the annotated face box "
+                                     "(coco, wflw)", choices=CROPS)
+    img_size: int = option(112, "crop size (128 for mbv2)")
+    margin: float = option(1.2, "crop side / landmark box")
+    split: tuple = option((0.8, 0.1, 0.1), "train,val,test fractions", type=fractions)
+    seed: int = option(0, "seed of the split and the augmented copies")
+    num_points: int | None = option(None, "points per face (needed for --dataset pixels)")
+    layout: str | None = option(None, "landmark layout (flip pairs, eye corners, pose "
+                                      "points); default: the format's")
+    augment_copies: int = option(0, "extra augmented copies of each training face "
+                                    "(PFLD-style: rotation up to 30°, scale, shift, colour, "
+                                    "flip)")
+    skip_bad: bool = option(False, "log and skip bad samples instead of stopping")
+
+    def validate(self) -> None:
+        _require(self, "dataset", "data_root", "out")
+        _positive(self, "img_size", "num_points")
+        if self.margin <= 0 or self.augment_copies < 0:
+            raise ValueError("--margin must be positive and --augment_copies >= 0")
+
+
+@dataclass
+class ReportConfig:
+    eval: list[str] = option([], "evaluate.py JSON files, the first one the searched model")
+    export: str | None = option(None, "export.json of the first model (adds MNN, sizes)")
+    pareto: str | None = option(None, "pareto.csv (adds the argmax's predicted latency)")
+
+    def validate(self) -> None:
+        _require(self, "eval")

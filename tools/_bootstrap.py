@@ -19,6 +19,18 @@ def setup_logging(verbose: bool = False, progress: bool = True) -> None:
                         datefmt="%H:%M:%S")
 
 
+def launch(config_cls, run, argv, doc: str):
+    """A training tool's start: its options (``lib.config``), logging, then ``run`` in this
+    process or in one worker per device. Returns ``run``'s result on rank 0, None on the other
+    ranks of a torchrun job (they report nothing)."""
+    from lib.config import parse_config
+    from lib.train import launch_or_run
+
+    cfg = parse_config(config_cls, argv, doc.splitlines()[0])
+    setup_logging(progress=cfg.progress)
+    return launch_or_run(run, cfg)
+
+
 def run_main(main, extra_errors=()) -> int:
     """Run a tool's ``main()``. Bad input (ValueError, which the project's data, checkpoint
     and LUT errors derive from, FileNotFoundError, a failed worker, and ``extra_errors``)

@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     atomic_write_text(f"{args.out_dir}/export.json", json.dumps(report, indent=1) + "\n")
     print(f"params {report['params']:,}  MACs {report['macs'] / 1e6:.2f} M")
     print(f"ONNX {report['onnx']}: {report['onnx_bytes'] / 1024:.0f} KB, parity "
-          f"{report['ort_max_abs_diff']:.2g}, ORT {report['ort_ms']:.3f} ms ({args.threads} thread)")
+          f"{report['ort_max_abs_diff']:.2g}, ORT {report['ort_ms']:.3f} ms "
+          f"({args.threads} thread)")
     if "mnn" in report:
         print(f"MNN  {report['mnn']}: {report['mnn_bytes'] / 1024:.0f} KB, parity "
               f"{report['mnn_max_abs_diff']:.2g}, MNN {report['mnn_ms']:.3f} ms")

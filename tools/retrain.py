@@ -14,14 +14,12 @@ import sys
 
 import _bootstrap
 
-from lib.config import RetrainConfig, parse_config
-from lib.train import launch_or_run, run_retrain
+from lib.config import RetrainConfig
+from lib.train import run_retrain
 
 
 def main(argv=None) -> int:
-    cfg = parse_config(RetrainConfig, argv, __doc__.splitlines()[0])
-    _bootstrap.setup_logging(progress=cfg.progress)
-    result = launch_or_run(run_retrain, cfg)
+    result = _bootstrap.launch(RetrainConfig, run_retrain, argv, __doc__)
     if result is None:  # a torchrun worker other than rank 0
         return 0
     print(f"best val {result.metric}: {result.best:.4f}; checkpoints in {result.out_dir}")

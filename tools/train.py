@@ -20,14 +20,12 @@ import sys
 
 import _bootstrap
 
-from lib.config import SearchConfig, parse_config
-from lib.train import launch_or_run, run_search
+from lib.config import SearchConfig
+from lib.train import run_search
 
 
 def main(argv=None) -> int:
-    cfg = parse_config(SearchConfig, argv, __doc__.splitlines()[0])
-    _bootstrap.setup_logging(progress=cfg.progress)
-    result = launch_or_run(run_search, cfg)
+    result = _bootstrap.launch(SearchConfig, run_search, argv, __doc__)
     if result is None:  # a torchrun worker other than rank 0
         return 0
     print("derived architecture:")

@@ -59,9 +59,17 @@ def list_spaces() -> list[str]:
     return sorted(_SPACES)
 
 
+def split_outputs(out) -> tuple:
+    """``(deployed, auxiliary outputs)`` of a space model's forward. The rule every space
+    keeps: the first output is the deployed one (exported, timed, scored); the others (PFLD's
+    pose net) only train and are dropped from the exported graph."""
+    if isinstance(out, (tuple, list)):
+        return out[0], tuple(out[1:])
+    return out, ()
+
+
 def deployed_output(out):
-    """The deployed output of a space model's forward: the first when there are several."""
-    return out[0] if isinstance(out, (tuple, list)) else out
+    return split_outputs(out)[0]
 
 
 def deployed_params(model: nn.Module) -> int:

@@ -49,3 +49,10 @@ def shard_loader(dataset, batch_size: int, dist: Dist) -> DataLoader:
     whose summed counts equal one pass over the whole split."""
     shard = Subset(dataset, range(dist.rank, len(dataset), dist.world))
     return _loader(shard, list(BatchSampler(range(len(shard)), batch_size, False)))
+
+
+def split_theta(train, fraction: float, seed: int):
+    """Disjoint (weight part, θ part) of the training set, seeded."""
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_theta = max(1, int(round(len(train) * fraction)))
+    return Subset(train, order[n_theta:]), Subset(train, order[:n_theta])

@@ -63,7 +63,10 @@ class _Silent:
 
 class Trainer:
     """Subclasses set ``kind``, ``task``, ``batches`` (the epoch's :class:`Batches`) and
-    implement ``train_batch``, ``end_epoch``, ``state`` and ``restore``."""
+    implement ``train_batch``, ``end_epoch``, ``state`` and ``restore``; their ``__init__``
+    builds model and optimisers, then calls ``restore`` when ``resume_path()`` names a
+    checkpoint. ``search.py`` and ``retrain.py`` each read top to bottom: setup, restore, one
+    training step, the end of an epoch."""
     kind = ""
     desc = "epoch"
 
@@ -84,6 +87,10 @@ class Trainer:
 
     def state(self) -> dict:
         """What the checkpoint holds besides the position, RNG and config."""
+        raise NotImplementedError
+
+    def restore(self, ckpt: dict, path) -> None:
+        """The inverse of ``state``, then ``load_position``."""
         raise NotImplementedError
 
     def splits(self, task) -> dict:

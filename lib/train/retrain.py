@@ -8,14 +8,14 @@ from pathlib import Path
 
 import torch
 
+from ..config import RetrainConfig
 from ..spaces import jsonable, load_arch, validate_arch
 from ..supernet import build_subnet, inherited_subnet
 from .batches import Batches, shard_loader
 from .checkpoint import CheckpointError, load_checkpoint
 from .distributed import Dist, distributed
 from .loop import Trainer
-from .models import subnet_from_checkpoint, supernet_from_checkpoint
-from ..config import RetrainConfig
+from .models import load_strict, supernet_from_checkpoint
 from .tasks import make_task
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,10 @@ class Retrainer(Trainer):
         super().__init__(cfg, dist, Path(cfg.snapshot) / cfg.name)
         path = self.resume_path()
         ckpt = load_checkpoint(path, kind=self.kind) if path else None
+        # a resumed run trains the checkpoint's architecture; its weights come in restore()
         if ckpt:
-            self.model, self.arch, _ = subnet_from_checkpoint(path, ckpt)
-            if cfg.arch and load_arch(cfg.arch)["choices"] != self.arch["choices"]:
-                raise CheckpointError(f"{path}: trains another architecture than {cfg.arch}")
-            self.check_config(ckpt, path)
+            self.arch = validate_arch(ckpt["arch"], str(path))
+            self.model = build_subnet(self.arch)
         else:
             self.arch, self.model = resolve_arch(cfg)
         self.model.to(self.device)
@@ -76,10 +75,17 @@ class Retrainer(Trainer):
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.opt, cfg.epochs * len(self.batches))
         if ckpt:
-            self.opt.load_state_dict(ckpt["opt"])
-            self.sched.load_state_dict(ckpt["sched"])
-            self.load_position(ckpt, path)
+            self.restore(ckpt, path)
         self.net = dist.wrap(self.model, cfg.sync_bn, find_unused=False)
+
+    def restore(self, ckpt: dict, path) -> None:
+        if self.cfg.arch and load_arch(self.cfg.arch)["choices"] != self.arch["choices"]:
+            raise CheckpointError(f"{path}: trains another architecture than {self.cfg.arch}")
+        self.check_config(ckpt, path)
+        load_strict(self.model, ckpt["model"], path)
+        self.opt.load_state_dict(ckpt["opt"])
+        self.sched.load_state_dict(ckpt["sched"])
+        self.load_position(ckpt, path)
 
     def state(self) -> dict:
         return dict(arch=self.arch, model=self.model.state_dict(), opt=self.opt.state_dict(),

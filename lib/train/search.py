@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import Subset
 
+from ..config import SearchConfig
 from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, kendall_tau, resolve_lut
 from ..spaces import save_arch
 from ..supernet import Supernet, temperature
-from .batches import Batches, shard_loader
+from .batches import Batches, shard_loader, split_theta
 from .checkpoint import load_checkpoint
 from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import load_strict
-from ..config import SearchConfig
 from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)
@@ -43,13 +42,6 @@ class SearchResult:
     best: float
     out_dir: Path
     theta: dict  # the final architecture logits, per slot
-
-
-def split_theta(train, fraction: float, seed: int):
-    """Disjoint (weight part, θ part) of the training set, seeded."""
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-    n_theta = max(1, int(round(len(train) * fraction)))
-    return Subset(train, order[n_theta:]), Subset(train, order[:n_theta])
 
 
 class Searcher(Trainer):

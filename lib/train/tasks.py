@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ..data import dataset_layout, default_data_root, landmark_splits
 from ..data.segmentation import IGNORE, SCHEMES, segmentation_splits
-from ..spaces import deployed_output, full_kwargs, get_space
+from ..spaces import deployed_output, full_kwargs, get_space, split_outputs
 from .evaluation_summary import summarize_landmarks
 from .losses import angle_loss, landmark_mse, pfld_loss
 from .metrics import confusion_matrix, iou_from_confusion, nme
@@ -75,11 +75,10 @@ class LandmarkTask(Task):
 
     def loss(self, model, batch) -> torch.Tensor:
         images, landmarks, pose = batch
-        out = model(images)
-        if isinstance(out, (tuple, list)):  # PFLD: landmarks + auxiliary pose
-            pred, pose_pred = out
-            return pfld_loss(pred, landmarks, pose_pred, pose) + angle_loss(pose_pred, pose)
-        return landmark_mse(out, landmarks)
+        pred, aux = split_outputs(model(images))
+        if aux:  # PFLD: the auxiliary net's pose weights the landmark loss
+            return pfld_loss(pred, landmarks, aux[0], pose) + angle_loss(aux[0], pose)
+        return landmark_mse(pred, landmarks)
 
     def theta_loss(self, model, batch) -> torch.Tensor:
         images, landmarks, _ = batch
@@ -98,10 +97,10 @@ class LandmarkTask(Task):
         reduce = reduce or _local
         preds, poses, targets, true_poses = [], [], [], []
         for images, landmarks, pose in loader:
-            out = predict(images)
-            preds.append(deployed_output(out).cpu())
-            if isinstance(out, (tuple, list)):
-                poses.append(out[1].cpu())
+            pred, aux = split_outputs(predict(images))
+            preds.append(pred.cpu())
+            if aux:
+                poses.append(aux[0].cpu())
             targets.append(landmarks)
             true_poses.append(pose)
         pred, target = torch.cat(preds), torch.cat(targets)

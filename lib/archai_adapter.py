@@ -93,6 +93,8 @@ def archai_search_space(space: str, space_kwargs: dict | None = None, seed: int 
 
     kwargs = full_kwargs(space, space_kwargs or {})
     candidates = candidates_of(space, kwargs)
+    # one seeded generator behind every proposal: a seeded search
+    # proposes the same architectures for the same sequence of calls
     rng = random.Random(seed)
 
     def model(choices: dict) -> ArchaiModel:
@@ -169,6 +171,8 @@ def partial_training(task, train_set, val_set, steps: int, batch_size: int, lr: 
             loader = torch.utils.data.DataLoader(
                 train_set, batch_size, shuffle=True, drop_last=True,
                 generator=torch.Generator().manual_seed(seed))
+            # cycle replays the first pass's batches as saved (no
+            # reshuffle): every candidate sees the very same sequence
             for batch in itertools.islice(itertools.cycle(loader), steps):
                 loss = task.loss(net, [t.to(device) for t in batch])
                 opt.zero_grad(set_to_none=True)
@@ -197,6 +201,7 @@ def evolution_search(space_obj, lut, metric_evaluator, higher_is_better: bool, o
                              compute_intensive=False)
     objectives.add_objective("metric", metric_evaluator, higher_is_better=higher_is_better,
                              compute_intensive=True)
+    # num_iters is effectively unbounded: the wall-clock check below ends the search
     search = EvolutionParetoSearch(space_obj, objectives, str(out_dir), num_iters=10_000,
                                    save_pareto_model_weights=False,
                                    clear_evaluated_models=False, seed=seed, **search_kwargs)
@@ -204,6 +209,7 @@ def evolution_search(space_obj, lut, metric_evaluator, higher_is_better: bool, o
 
     def check(iteration: int) -> None:
         spent = time.perf_counter() - start
+        # the first iteration always runs: a budget shorter than one still yields a front
         if iteration > 1 and spent >= wall_clock_s:
             raise _BudgetSpent
         log.info("Archai iteration %d, %.0f of %.0f s spent", iteration, spent, wall_clock_s)

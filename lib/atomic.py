@@ -13,6 +13,7 @@ def atomic_open(path, mode: str = "wb"):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # setting the umask is the only way to read it: set, then restore at once
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise a user sharing results
@@ -20,6 +21,8 @@ def atomic_open(path, mode: str = "wb"):
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
+            # synced before the rename: after a power cut
+            # the new name never points at unwritten data
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -45,6 +48,8 @@ def atomic_directory(path):
     try:
         yield tmp
         if path.exists():
+            # the one step that is not atomic: a crash here loses the old folder (wholly or
+            # partly), but no reader ever sees a half-built new one
             shutil.rmtree(path)
         tmp.rename(path)
     except BaseException:

@@ -18,6 +18,7 @@ def option(default, help: str, choices=None, type=None, flag: str | None = None,
     """A config field with its ``--help`` text (and optional choices / value parser / a flag
     name other than the field's, for names Python reserves such as ``import`` / other flag
     names it also answers to, for commands that other tools' users already type)."""
+    # a fresh copy per instance: one shared mutable default would leak between configs
     factory = (lambda: copy.copy(default)) if isinstance(default, (dict, list)) else None
     kwargs = {"default_factory": factory} if factory else {"default": default}
     return dataclasses.field(metadata={"help": help, "choices": choices, "type": type,
@@ -58,6 +59,7 @@ def _parser_for(field: dataclasses.Field, hints) -> typing.Callable:
 
 
 def _bool(text):
+    # YAML gives real booleans, flags give text
     if isinstance(text, bool):
         return text
     lowered = str(text).lower()
@@ -89,6 +91,8 @@ def parse_config(cls, argv=None, description: str = ""):
         boolean = _parser_for(field, hints) is _bool
         shape = {"nargs": "?", "const": True} if boolean else \
             {"nargs": "+"} if _is_list(hints[field.name]) else {}  # a bare boolean flag = on
+        # default SUPPRESS: a flag not given is absent from args, so it cannot overwrite the
+        # YAML value with its default (defaults < file < flags)
         parser.add_argument(f"--{name}", *(f"--{a}" for a in field.metadata.get("aliases", ())),
                             dest=field.name, type=_parser_for(field, hints),
                             choices=field.metadata.get("choices"), default=argparse.SUPPRESS,

@@ -24,7 +24,10 @@ class Augmented(Dataset):
 
     def __getitem__(self, index):
         image, *targets = self.base[index]
+        # from torch's global generator, which checkpoints save and restore: a seeded or a
+        # resumed run draws the same augmentations
         rng = np.random.default_rng(int(torch.randint(2 ** 31, (1,))))
+        # back to 8 bits loses nothing: the [0, 1] floats were made from 8-bit files
         pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         pixels, *changed = self.augment(pixels, *(t.numpy() for t in targets), rng)
         return (torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float() / 255.0,
@@ -51,6 +54,7 @@ def hflip(image: np.ndarray, landmarks: np.ndarray, euler: np.ndarray, layout: L
         raise ValueError(f"layout {layout.name!r} has no flip pairs: cannot flip")
     index = np.arange(len(landmarks))
     for a, b in layout.flip_pairs:
+        # a mirrored left eye is the new right eye: without the swap, point i would change meaning
         index[a], index[b] = b, a
     flipped = landmarks[index].copy()
     flipped[:, 0] = 1.0 - flipped[:, 0]
@@ -68,6 +72,7 @@ class LandmarkAugment:
                  scale: float = 0.1, shift: float = 0.05, colour: float = 0.3,
                  blur: float = 0.2, occlude: float = 0.2):
         self.layout = layout
+        # an unknown layout still trains (DESIGN: Data); it just never flips
         self.flip = flip if layout.flip_pairs else 0.0
         self.rotate, self.scale, self.shift = rotate, scale, shift
         self.colour, self.blur, self.occlude = colour, blur, occlude
@@ -85,12 +90,16 @@ class LandmarkAugment:
         euler[2] -= angle  # cv2 angles turn the picture counter-clockwise: roll decreases
         image = image.astype(np.float32)
         if self.colour:
+            # contrast x (1 ± c) and brightness ± 64c grey levels,
+            # then a per-channel gain of ± c/3 (a colour cast)
             image = image * (1 + rng.uniform(-self.colour, self.colour)) \
                 + rng.uniform(-self.colour, self.colour) * 64
             image *= 1 + rng.uniform(-self.colour, self.colour, 3) / 3
         if rng.random() < self.blur:
             image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.5))
         if rng.random() < self.occlude:
+            # an occluder (hand, hair) of 10-35 % of each side; the landmarks behind
+            # it keep their labels: the model must still place occluded points
             w, h = (rng.uniform(0.1, 0.35, 2) * size).astype(int)
             x, y = rng.integers(0, size - w), rng.integers(0, size - h)
             image[y:y + h, x:x + w] = rng.uniform(0, 255, 3)

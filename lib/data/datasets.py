@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 LANDMARK_DATASETS = ("synthetic", "jd106")  # jd106: any prepared list.txt folder
 MASK_DATASETS = ("synthetic", "facesynthetics", "celebamask")  # see segmentation.py
 DATASETS = ("synthetic", "jd106", "facesynthetics", "celebamask")
+# data/ sits in the repository, whatever the working directory
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -60,13 +61,18 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
         val = load("val", limit_val)
     else:
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+        # a seeded 10 % (at least one sample): the same seed holds out the same samples, so
+        # a resumed run validates on the same split; test stays for the final evaluation
         n_val = max(1, len(train) // 10)
         log.info("%s has no val_data: holding out %d training samples for validation", root,
                  n_val)
         val = Subset(train, order[:n_val][:limit_val].tolist())
         train = Subset(train, order[n_val:].tolist())
     if augment:
+        # training only: validation and test score the images as stored
         train = Augmented(train, LandmarkAugment(dataset_layout(dataset, root, num_points)))
     test_list = root / "test_data" / "list.txt"
+    # a loader, not a dataset: the test images are decoded
+    # only when the final evaluation asks for them
     test = (lambda: load("test")) if test_list.is_file() else None
     return {"train": train, "val": val, "test": test}

@@ -19,6 +19,8 @@ NUM_POINTS = 106
 
 def _surface_z(x, y, bulge=0.0):
     a, b, c = HEAD_AXES
+    # the front half (z < 0 faces the camera); points beyond the rim clip
+    # onto the outline, and bulge lifts nose and lips off the surface
     inside = np.clip(1.0 - (x / a) ** 2 - (y / b) ** 2, 0.0, None)
     return -c * np.sqrt(inside) - bulge
 
@@ -51,6 +53,7 @@ def landmarks_3d(p: dict) -> np.ndarray:
     """The 106 landmarks as [106, 3] for shape parameters ``p``."""
     theta = np.linspace(0, np.pi, 33)
     jaw = np.stack([-p["jaw_w"] * np.cos(theta), -0.1 + p["jaw_h"] * np.sin(theta)], 1)
+    # the brow is drawn for eye_x = 0.32 (mid-range) and scaled with the eyes' spacing
     bx = np.linspace(-0.62, -0.12, 9) * (p["eye_x"] / 0.32)
     by = p["eye_y"] - p["brow_gap"] - p["brow_arch"] * np.sin(np.linspace(0.2, np.pi - 0.2, 9))
     brow_r = np.stack([bx, by], 1)
@@ -89,9 +92,12 @@ def landmarks_3d(p: dict) -> np.ndarray:
 
 def flip_pairs() -> list[tuple[int, int]]:
     """Index pairs swapped by a horizontal flip of the ``synthetic`` layout."""
+    # the chin (16), nose bridge, tip, base centre (58) and subnasale lie on the midline: unpaired
     pairs = [(i, 32 - i) for i in range(16)]
     pairs += [(33 + i, 50 - i) for i in range(9)]
     pairs += [(56, 60), (57, 59), (61, 63), (62, 64)]
+    # the left eye is the right one mirrored, not reversed:
+    # point i pairs with point i, pupils included
     pairs += [(66 + i, 75 + i) for i in range(9)]
     pairs += [(84 + i, 84 + j) for i, j in ((0, 6), (1, 5), (2, 4), (7, 11), (8, 10))]
     pairs += [(96 + i, 96 + j) for i, j in ((0, 4), (1, 3), (5, 7))]

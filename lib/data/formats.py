@@ -57,6 +57,8 @@ def read_pixel_list(path, num_points: int) -> Iterator[RawSample | DataError]:
             continue
         where = f"{path}:{number}"
         if len(tokens) != 1 + 2 * num_points:
+            # errors are yielded, not raised: prepare() either stops at the
+            # first or, with skip_bad, lists every bad entry and goes on
             yield DataError(f"{where}: {len(tokens)} values, expected {1 + 2 * num_points} "
                             f"(file + {num_points} x y pairs)")
             continue
@@ -118,6 +120,7 @@ def read_datatang(root) -> Iterator[RawSample | DataError]:
     """Datatang JSON: ``DataList`` of 106 points with ``coordinates`` and visibility."""
     for path in sorted(Path(root).glob("*.json")):
         try:
+            # by point id: the layout indexes points by id, whatever order the file lists them in
             items = sorted(json.loads(path.read_text())["DataList"], key=lambda d: d["id"])
             points = np.array([d["coordinates"] for d in items], dtype=np.float64)
             visible = np.array([d.get("properties", {}).get("globaltype") != "inVisiblePoint"
@@ -180,6 +183,7 @@ def read_coco(path, images=None) -> Iterator[RawSample | DataError]:
             except (DataError, ValueError):
                 yield DataError(f"{where}: 'bbox' must be [x, y, width, height]")
                 continue
+            # COCO boxes are [x, y, width, height]; RawSample's are corners
             box = np.array([x, y, x + w, y + h])
         yield RawSample(root / files[image_id], triples[:, :2], where, flags == 2, box)
 

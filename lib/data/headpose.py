@@ -9,6 +9,8 @@ from .layouts import Layout
 
 
 def euler_from_rotation(rot: np.ndarray) -> np.ndarray:
+    # R's last row is (-sin yaw, cos yaw sin pitch, cos yaw cos pitch) and R[1,0] / R[0,0]
+    # = tan roll; valid for |yaw| < 90°, the clip guards arcsin against rounding past 1
     pitch = np.arctan2(rot[2, 1], rot[2, 2])
     yaw = np.arcsin(np.clip(-rot[2, 0], -1.0, 1.0))
     roll = np.arctan2(rot[1, 0], rot[0, 0])
@@ -21,6 +23,8 @@ def estimate_euler(points: np.ndarray, layout: Layout, image_size: float) -> np.
     if layout.pose_model is None or not layout.pose_points:
         return None
     image_points = np.ascontiguousarray(points[list(layout.pose_points)], dtype=np.float64)
+    # a generic camera, as a crop's true one is unknown: focal length = image side (a 53°
+    # field of view), principal point at the centre, no lens distortion
     focal = float(image_size)
     camera = np.array([[focal, 0, image_size / 2], [0, focal, image_size / 2], [0, 0, 1]])
     model = np.asarray(layout.pose_model, np.float64)

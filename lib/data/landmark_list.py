@@ -16,6 +16,7 @@ from tqdm import tqdm
 from .formats import DataError
 
 log = logging.getLogger(__name__)
+# 2 GiB of uint8 pixels; above it images are decoded per item instead of held in memory
 PRELOAD_LIMIT_BYTES = 2 << 30
 
 
@@ -25,6 +26,7 @@ def read_list(list_path, num_points: int, limit: int | None = None):
     list_path = Path(list_path)
     if not list_path.is_file():
         raise DataError(f"{list_path}: list file not found")
+    # path, x and y per point, pitch yaw roll
     minimum = 1 + 2 * num_points + 3
     expected = None  # fixed by the first line: minimum + number of attribute columns
     paths, values, line_numbers = [], [], []
@@ -48,6 +50,8 @@ def read_list(list_path, num_points: int, limit: int | None = None):
             if not np.isfinite(numbers).all():
                 raise DataError(f"{where}: NaN or infinite value")
             image = Path(tokens[0])
+            # a relative path is tried from the list's folder, from the data root
+            # (train_data/imgs/...), then from the working directory
             candidates = [image] if image.is_absolute() else [list_path.parent / image,
                                                               list_path.parent.parent / image,
                                                               Path.cwd() / image]
@@ -63,6 +67,7 @@ def read_list(list_path, num_points: int, limit: int | None = None):
         raise DataError(f"{list_path}: no samples")
     values = np.stack(values).astype(np.float32)
     landmarks = values[:, :2 * num_points].reshape(-1, num_points, 2)
+    # the angles are the last three columns: attribute columns sit between them and the coordinates
     return paths, landmarks, values[:, -3:], line_numbers
 
 
@@ -87,8 +92,11 @@ class LandmarkListDataset(Dataset):
         if image is None:
             raise DataError(f"{where}: cannot decode image {self.paths[index]}")
         if image.shape[:2] != (self.img_size, self.img_size):  # coordinates are normalised
+            # area averaging to shrink (no aliasing), bilinear to enlarge
             image = cv2.resize(image, (self.img_size, self.img_size), interpolation=cv2.INTER_AREA
                                if image.shape[0] > self.img_size else cv2.INTER_LINEAR)
+        # CHW uint8: the preload holds a quarter of float32's
+        # bytes; items are scaled to [0, 1] on access
         return image.transpose(2, 0, 1)
 
     def __len__(self):

@@ -73,6 +73,8 @@ LAYOUTS = {
                      (30, 8, 36, 45, 48, 54), _GENERIC6),
     "facesynthetics70": Layout("facesynthetics70", 70, _ibug68_pairs() + ((68, 69),), (36, 45),
                                _IBUG_REGIONS, (30, 8, 36, 45, 48, 54), _GENERIC6),
+    # JD-106: outer eye corners 35 and 93 (REFERENCE.md); no
+    # flip pairs are known for it, so it is never flipped
     "jd106": Layout("jd106", 106, (), (35, 93)),
     "wflw98": Layout("wflw98", 98, _WFLW98_PAIRS, (60, 72),
                      {"jaw": _span(0, 32), "brows": _span(33, 50), "nose": _span(51, 59),
@@ -83,6 +85,7 @@ LAYOUTS = {
     "cofw29": Layout("cofw29", 29, _COFW29_PAIRS, (8, 9)),
     # AFLW is normalised by the face box in MMPose; 6 and 11 are the outer eye corners
     "aflw19": Layout("aflw19", 19, _AFLW19_PAIRS, (6, 11)),
+    # no eye corners known in Datatang's order: NME by the landmark box only
     "datatang106": Layout("datatang106", 106, (), None,
                           {"jaw": tuple(range(0, 33)), "brows": tuple(range(33, 51)),
                            "nose": tuple(range(71, 86)), "mouth": tuple(range(86, 106))}),

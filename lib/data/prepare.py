@@ -39,8 +39,10 @@ def image_is_complete(path: Path) -> bool:
     """JPEG must end with EOI, PNG must hold IEND: cv2 decodes a truncated file silently."""
     data = path.read_bytes()
     if data[:2] == b"\xff\xd8":
+        # some writers pad after the end marker; a file cut short has none at all
         return data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
     if data[:8] == b"\x89PNG\r\n\x1a\n":
+        # IEND is the last chunk (12 bytes); the slack allows trailing bytes
         return b"IEND" in data[-64:]
     return True
 
@@ -61,8 +63,11 @@ def load_checked(sample: RawSample, num_points: int) -> np.ndarray:
         raise DataError(f"{where}: cannot decode image {sample.image}")
     h, w = image.shape[:2]
     low, high = points.min(0), points.max(0)
+    # a face at the border may leave the image a little, not by half
+    # its size: such points are in another unit or for another image
     if (low < [-0.5 * w, -0.5 * h]).any() or (high > [1.5 * w, 1.5 * h]).any():
         raise DataError(f"{where}: coordinates far outside the {w}x{h} image")
+    # a box under 2 px on a side is a collapsed annotation (points on one line or one spot)
     if (high - low).min() < 2:
         raise DataError(f"{where}: degenerate landmark box {high - low}")
     return image
@@ -126,10 +131,14 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             continue
         seen[key] = item.where
         samples.append(item)
+    # seeded: the same data and seed give the same split,
+    # so preparing again keeps test faces out of training
     order = np.random.default_rng(seed).permutation(len(samples))
     bounds = np.cumsum([round(f * len(samples)) for f in split[:2]])
     assignment = {int(i): SPLITS[int(np.searchsorted(bounds, rank, side="right"))]
                   for rank, i in enumerate(order)}
+    # offline copies after the original 106-point preparation (REFERENCE.md: rotations up to
+    # ±30°), wider than the online augmentation's 15°
     copier = LandmarkAugment(layout, rotate=30.0, scale=0.15, shift=0.08, occlude=0.0)
     aug_rng = np.random.default_rng([seed, 1])
     with atomic_directory(out) as tmp:
@@ -152,6 +161,8 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
             folder = tmp / f"{split_name}_data"
             (folder / "imgs").mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(folder / name), crop_image)
+            # pixel centres -> crop units with edges at 0 and 1
+            # (pixel i spans [i, i + 1)); the copies below invert it
             landmarks = (points + 0.5) / img_size
             lines[split_name].append(format_line(name, landmarks,
                                                  np.zeros(3) if euler is None else euler))
@@ -159,6 +170,7 @@ def prepare(fmt: str, data_root, out, img_size: int = 112, margin: float = 1.2,
                 for copy in range(augment_copies):
                     image2, landmarks2, euler2 = copier(crop_image, landmarks, np.zeros(3),
                                                         aug_rng)
+                    # estimated again from the copy's own points: a rotated copy has another roll
                     euler2 = estimate_euler(landmarks2 * img_size - 0.5, layout, img_size)
                     name2 = f"imgs/{index:06d}_aug{copy}.png"
                     cv2.imwrite(str(folder / name2), image2)

@@ -13,6 +13,8 @@ from .face_template import HEAD_AXES, head_points, landmarks_3d, rotation, sampl
 # Face Synthetics classes used here
 BG, SKIN, NOSE, R_EYE, L_EYE, R_BROW, L_BROW, R_EAR, L_EAR = 0, 1, 2, 3, 4, 5, 6, 7, 8
 MOUTH, TOP_LIP, BOTTOM_LIP, NECK, HAIR, CLOTHING, GLASSES = 9, 10, 11, 12, 13, 15, 16
+# drawn at twice the size and shrunk by area averaging: smooth edges in the image, while
+# the mask, drawn without anti-aliasing and shrunk by nearest neighbour, keeps pure labels
 SUPERSAMPLE = 2
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon drawing
 _HEAD = head_points()
@@ -31,6 +33,7 @@ class _Canvas:
         return [np.round(np.asarray(points) * (1 << _SHIFT)).astype(np.int32)]
 
     def poly(self, points, color, label=None):
+        # anti-aliased on the image, hard (LINE_8) on the mask: a label cannot be a blend of two
         cv2.fillPoly(self.image, self._fixed(points), _c(color), cv2.LINE_AA, _SHIFT)
         if label is not None:
             cv2.fillPoly(self.mask, self._fixed(points), int(label), cv2.LINE_8, _SHIFT)
@@ -165,6 +168,7 @@ def render_face(rng: np.random.Generator, size: int = 112):
     image = cv2.resize(canvas.image, (size, size), interpolation=cv2.INTER_AREA)
     mask = cv2.resize(canvas.mask, (size, size), interpolation=cv2.INTER_NEAREST)
     image = _photometric(image, rng)
+    # pixel centres -> crop units with edges at 0 and 1, as prepare.py writes real crops
     landmarks = (lm_px + 0.5) / big
     return image, landmarks.astype(np.float32), pose.astype(np.float32), mask
 
@@ -188,6 +192,7 @@ def _shade(canvas: _Canvas, rng):
     canvas.image[region] = np.clip(shaded[region], 0, 255).astype(np.uint8)
 
 
+# one size per dataset, reused for thousands of faces
 @functools.lru_cache(maxsize=4)
 def _grid(size):
     return tuple(np.mgrid[0:size, 0:size] / size - 0.5)
@@ -213,6 +218,8 @@ def _occluder(canvas, px, big, rng):
     else:
         w, h = rng.uniform(0.05, 0.25, 2) * big
         poly = target + np.array([[-w, -h], [w, -h], [w, h], [-w, h]]) / 2
+    # labelled background: the mask shows what is visible, while
+    # the landmarks under the occluder stay where the face is
     canvas.poly(poly, color, BG)
 
 

@@ -21,6 +21,7 @@ from .landmark_list import read_list
 from .synthetic import ensure_synthetic
 
 log = logging.getLogger(__name__)
+# excluded from the loss (cross-entropy's ignore_index) and from the confusion matrix behind mIoU
 IGNORE = 255
 
 
@@ -35,6 +36,7 @@ class LabelScheme:
         return len(self.classes)
 
     def flip_lut(self) -> np.ndarray:
+        # 256 entries index any uint8 mask directly, ignore (255) included
         lut = np.arange(256, dtype=np.uint8)
         for a, b in self.flip_pairs:
             lut[a], lut[b] = b, a
@@ -168,6 +170,8 @@ class MaskAugment:
         if rng.random() < 0.5:
             image, mask = image[:, ::-1], self.flip[mask[:, ::-1]]
         matrix, _ = random_affine(size, rng, self.rotate, self.scale, self.shift)
+        # the image's border is reflected (no black frame to learn);
+        # the mask's is ignored: reflected pixels have no true label
         image = cv2.warpAffine(np.ascontiguousarray(image), matrix, (size, size),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         mask = cv2.warpAffine(np.ascontiguousarray(mask), matrix, (size, size),
@@ -181,6 +185,7 @@ def split_pairs(pairs: list, seed: int, fractions=(0.8, 0.1)) -> dict[str, list]
         raise DataError(f"need at least 3 image/mask pairs to split, found {len(pairs)}")
     order = np.random.default_rng(seed).permutation(len(pairs))
     n_val = max(1, round(len(pairs) * fractions[1]))
+    # leaves test at least n_val pairs: no split is empty, even for 3 pairs
     n_train = min(len(pairs) - 2 * n_val, max(1, round(len(pairs) * fractions[0])))
     picks = {"train": order[:n_train], "val": order[n_train:n_train + n_val],
              "test": order[n_train + n_val:]}

@@ -31,9 +31,12 @@ def export_onnx(model: nn.Module, path, img_size: int, simplify: bool = True,
     model = model.eval()
     dummy = torch.zeros(1, 3, img_size, img_size)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # exported raw to a hidden file, simplified in memory, then written
+    # atomically: the final path never holds an unsimplified or partial graph
     tmp = path.with_name(f".{path.name}.raw")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
+        # external_data=False: one self-contained file, what MNN's converter and the phone expect
         torch.onnx.export(model, (dummy,), str(tmp), dynamo=False, opset_version=OPSET,
                           input_names=["input"], output_names=[output_name],
                           do_constant_folding=True, external_data=False)
@@ -71,6 +74,7 @@ def check_parity(name: str, expected: np.ndarray, got: np.ndarray, tolerance: fl
     if expected.shape != got.shape:
         raise ParityError(f"{name}: output shape {got.shape} != PyTorch {expected.shape}")
     diff = float(np.abs(expected - got).max())
+    # NaN compares False with any tolerance, so it is checked on its own
     if not np.isfinite(diff) or diff > tolerance:
         raise ParityError(f"{name}: max abs diff {diff:.3g} vs PyTorch exceeds {tolerance:g}")
     log.info("%s parity: max abs diff %.3g (tolerance %g)", name, diff, tolerance)

@@ -37,11 +37,14 @@ def measure(backend: str, modules: dict, space: str, space_kwargs: dict, threads
     relative to the space's first-candidate model (:mod:`.relative`), with the reference's
     own figures as the second value."""
     if backend == "flops":
+        # millions of MACs, the unit the header records; no reference figures: counts do not drift
         return {name: count_macs(module, shape)[0] / 1e6
                 for name, (module, shape) in modules.items()}, {}
     factories = {name: sessions_of(backend, module, shape, threads)
                  for name, (module, shape) in tqdm(modules.items(), desc="export",
                                                    disable=not progress)}
+    # the whole first-candidate model, re-timed between bursts so the machine's drift cancels in
+    # the ratios (relative.py); in_context subtracts this same network's time from each swap's
     reference = sessions_of(backend, subnet(space, space_kwargs),
                             input_shape_of(space, space_kwargs), threads)
     times, ref = time_relative(factories, reference, timing, progress)
@@ -57,6 +60,8 @@ def plan(space: str, space_kwargs: dict, calib_archs: int = 10, seed: int = 0,
     only (``holdout<i>``). ``plan`` is JSON: the id of each entry key, calibration and
     held-out architecture and swap, and each block's MACs and params, so that a kit's
     manifest carries all the import needs (no models, no torch)."""
+    # seeded: the blocks' initial weights, hence the
+    # exported model files, are the same in every build
     torch.manual_seed(seed)
     slots = trace_slots(space, space_kwargs)
     entries, ids, models = {}, {}, {}
@@ -77,6 +82,7 @@ def plan(space: str, space_kwargs: dict, calib_archs: int = 10, seed: int = 0,
     calibration = [{"id": f"calibration{i}", "choices": random_choices(slots, rng)}
                    for i in range(calib_archs)]
     held = [{"id": f"holdout{i}", "choices": random_choices(slots, rng)} for i in range(holdout)]
+    # the swaps are timed against this network, so it must be the model measure() re-times
     first = {label: info["candidates"][0] for label, info in slots.items()}  # the reference
     swaps = [{"id": f"swap{i}", "slot": label, "op": op} for i, (label, op) in enumerate(
         (label, op) for label, info in op_slots(slots).items()
@@ -193,11 +199,15 @@ def fit_fixed(calibration: list[dict], linear: bool = True) -> dict:
     determined (fewer than 3 models, or a scale outside [0.5, 2])."""
     sums = [c["sum_entries"] for c in calibration]
     measured = [c["measured"] for c in calibration]
+    # the median, not the mean: one calibration model caught
+    # in a slow session does not move every prediction
     offset = {"value": statistics.median(m - s for m, s in zip(measured, sums)), "scale": 1.0,
               "method": "median(whole - sum of entries)"}
     if not linear or len(calibration) < 3 or statistics.pvariance(sums) == 0:
         return offset
     scale, value = statistics.linear_regression(sums, measured)
+    # a scale far from 1 is the fit following a few models' noise, not a per-size effect
+    # (fitted: PFLD 0.98 on onnxruntime, 1.00 on MNN; mbv2 1.73; docs/RESULTS.md)
     if not 0.5 <= scale <= 2.0:
         log.warning("calibration fit scale %.2f is implausible; using an offset only", scale)
         return offset

@@ -13,10 +13,13 @@ def count_macs(module: nn.Module, input_shape) -> tuple[int, int]:
     def conv_hook(mod, _inp, out):
         nonlocal macs
         kh, kw = mod.kernel_size
+        # each output element sums (C_in / groups) x kh x kw products, so
+        # depthwise and grouped convs count only the channels each group sees
         macs += out.numel() * (mod.in_channels // mod.groups) * kh * kw
 
     def linear_hook(mod, _inp, out):
         nonlocal macs
+        # out: [..., out_features], each one a dot product over in_features
         macs += out.numel() * mod.in_features
 
     handles = []
@@ -26,6 +29,7 @@ def count_macs(module: nn.Module, input_shape) -> tuple[int, int]:
         elif isinstance(sub, nn.Linear):
             handles.append(sub.register_forward_hook(linear_hook))
     was_training = module.training
+    # eval: BatchNorm uses its running statistics and this forward leaves them untouched
     module.eval()
     try:
         with torch.no_grad():

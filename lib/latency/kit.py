@@ -37,6 +37,7 @@ from .ranking import prediction_scores
 from .relative import Timing
 from .slots import fingerprint, input_shape_of, trace_slots
 
+# the manifest's layout version; a kit of another version is refused, never half-read
 KIT_FORMAT = 1
 MANIFEST = "manifest.json"
 RUNNER = ("run_kit.py", "relative.py", "runtimes.py")  # copied from lib/latency/
@@ -77,6 +78,8 @@ def export_kit(folder, space: str, space_kwargs: dict, threads: int = 1,
     roles = {"reference": "reference", **{c["id"]: "calibration" for c in needed["calibration"]},
              **{h["id"]: "holdout" for h in needed["holdout"]},
              **{s["id"]: "swap" for s in needed["swaps"]}}
+    # staged beside the target and renamed when complete: a kit folder is either
+    # whole or absent, and a crashed export only leaves a hidden .partial
     staging = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -102,6 +105,8 @@ def _write_kit(staging: Path, space, space_kwargs, threads, timing, needed, mode
         mnn_path = convert_onnx_to_mnn(onnx_path, staging / "mnn" / f"{name}.mnn")
         listed.append({"id": name, "role": roles.get(name, "block"), "input_shape": list(shape),
                        "onnx_sha256": _sha256(onnx_path), "mnn_sha256": _sha256(mnn_path)})
+    # the kit's identity is its models' hashes: run_kit.py's results carry it, so timings of
+    # another kit (or of a re-export with other weights) cannot be imported here
     kit_id = hashlib.sha256(json.dumps([(m["id"], m["onnx_sha256"]) for m in listed])
                             .encode()).hexdigest()[:16]
     manifest = {
@@ -184,6 +189,8 @@ def _read_benchmark_out(path: Path, text: str, int8: bool) -> tuple[dict, dict]:
         if not row:
             raise KitError(f"{path}:{number}: not a benchmark.out result row: {line!r}")
         name = row["name"]
+        # with testQuantizedModel=1 every model has an fp32
+        # row and a quant- row: keep the kind asked for
         if name.startswith("quant-") != int8:
             continue
         name = name.removeprefix("quant-").removesuffix(".mnn")
@@ -221,6 +228,8 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
                        f"a new kit")
     values, how = read_results(results_path, manifest, int8)
     for name, want in (("threads", manifest["threads"]), ("dtype", manifest["dtype"])):
+        # a warning, not an error: a device run at other settings is
+        # still a valid table of those settings, and the LUT records them
         if how.get(name, want) != want and not (name == "dtype" and int8):
             log.warning("%s: %s %s, the kit's is %s; the LUT records what was measured",
                         results_path, name, how[name], want)
@@ -243,6 +252,7 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
             problems.append(f"{file}: missing (cannot check it is the model that was timed)")
         elif _sha256(file) != model[f"{kind}_sha256"]:
             problems.append(f"{file}: changed since the kit was exported (sha256)")
+    # `not v > 0` also catches NaN, which `v <= 0` would let through
     bad = [name for name, v in values.items() if not v > 0]
     if bad:
         problems.append(f"{results_path}: times that are not positive: {', '.join(bad)}")
@@ -254,6 +264,8 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
     lut = assemble(space, kwargs, manifest["plan"], values, how, linear)
     table = check_lut(lut, space, kwargs, str(results_path))
     held = manifest["plan"]["holdout"]
+    # held-out subnets took no part in the fit: their scores
+    # are the table's fidelity on models it has not seen
     measured = [values[h["id"]] for h in held]
     predicted = [table.predict(h["choices"]) for h in held]
     return lut, ({"n": len(held), **prediction_scores(predicted, measured)} if held else {})

@@ -10,7 +10,11 @@ from ..spaces.arch import jsonable
 from .slots import fingerprint, op_slots, slot_entries, trace_slots
 from .table import LatencyTable
 
+# the JSON layout's version: check_lut refuses a table
+# of another version instead of misreading its entries
 FORMAT = 1
+# resolved from this file, not the working directory,
+# so tools find the shipped tables from any folder
 LUT_DIR = Path(__file__).resolve().parents[2] / "lut"
 
 
@@ -21,10 +25,14 @@ class LUTMismatchError(ValueError):
 
 
 def default_lut_path(space: str, img_size: int, backend: str = "ort", threads: int = 1) -> Path:
+    # the name says space, size, backend and threads but not the space kwargs: two
+    # instances can share it, which is why find_lut matches fingerprints, not names
     return LUT_DIR / f"{space}_{img_size}_{backend}_t{threads}.json"
 
 
 def save_lut(lut: dict, path) -> None:
+    # atomic (temp file + rename): a build killed while
+    # writing leaves the old table, never a truncated JSON
     atomic_write_text(Path(path), json.dumps(lut, indent=1) + "\n")
 
 
@@ -45,9 +53,12 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
     entries = lut.get("entries", {})
     missing = [key for label, info in op_slots(slots).items()
                for *_, key in slot_entries(label, info, slots) if key not in entries]
+    # a table of another shape misses thousands of keys;
+    # five show the pattern without flooding the error
     problems += [f"missing entry {key}" for key in missing[:5]]
     if len(missing) > 5:
         problems.append(f"... and {len(missing) - 5} more missing entries")
+    # predict() adds the fixed part (stem, head, per-model overhead) to every architecture
     if "value" not in lut.get("fixed", {}):
         problems.append("missing the fixed-part cost")
     if problems:
@@ -60,6 +71,7 @@ def load_lut(path, space: str, space_kwargs: dict | None = None) -> LatencyTable
     try:
         lut = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
+        # a clear error naming the file, not a traceback from inside json
         raise ValueError(f"{path}: cannot read LUT: {exc}") from exc
     return check_lut(lut, space, dict(space_kwargs or {}), str(path))
 
@@ -83,6 +95,7 @@ def find_lut(space: str, space_kwargs: dict, folders=(), backend: str = "ort",
             elif meta.get("space"):
                 others.append(f"{path}: {meta['space']} {meta.get('space_kwargs')}")
     if matches:
+        # False sorts first: a matching backend wins, then matching threads, then the path's name
         return min(matches)[2]
     kwargs = json.dumps(jsonable(space_kwargs))
     raise FileNotFoundError(

@@ -17,6 +17,7 @@ from .relative import median_ms
 from . import runtimes
 from .runtimes import ort_sessions
 
+# "flops" times nothing: build.measure counts MACs for it instead (no runtime needed)
 BACKENDS = ("ort", "mnn", "torch", "flops")
 
 
@@ -25,7 +26,11 @@ def export_onnx_bytes(module: nn.Module, input_shape) -> bytes:
     buffer = io.BytesIO()
     module = module.eval()
     with warnings.catch_warnings(), torch.no_grad():
+        # silenced: the tracer's warnings would repeat for each
+        # of the thousands of block graphs a LUT build exports
         warnings.simplefilter("ignore")
+        # dynamo=False and opset 13: the static, single-file graphs
+        # MNN converts (the dynamo exporter needs onnxscript)
         torch.onnx.export(module, (torch.zeros(input_shape),), buffer, dynamo=False,
                           opset_version=13, input_names=["input"], output_names=["output"])
     return buffer.getvalue()
@@ -50,6 +55,7 @@ def torch_sessions(module: nn.Module, input_shape, threads: int = 1):
     thread count to ``threads`` (torch has no per-call setting; setting it inside the timed
     call would time the pool's resize) and leaves it there: timing is all the process does."""
     module = module.eval()
+    # a seeded input, as in runtimes.py: every model and session computes on the same values
     x = torch.rand(input_shape, generator=torch.Generator().manual_seed(0))
 
     def run():
@@ -73,6 +79,7 @@ def sessions_of(backend: str, module: nn.Module, input_shape, threads: int = 1):
     raise ValueError(f"timing backend must be one of ort, mnn, torch, got {backend!r}")
 
 
+# 20 warm-up calls (allocation, caches, thread pool start) and 200 timed ones, as Timing's defaults
 def time_ort(module: nn.Module, input_shape, threads: int = 1, warmup: int = 20,
              runs: int = 200) -> float:
     return time_module("ort", module, input_shape, threads, warmup, runs)

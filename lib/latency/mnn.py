@@ -28,6 +28,8 @@ def mnn_version() -> str:
 
 def convert_onnx_to_mnn(onnx_path, mnn_path) -> Path:
     mnn_path = Path(mnn_path)
+    # convert into a hidden temp file, then rename: a failed or killed
+    # conversion never leaves a half-written .mnn under the real name
     tmp = mnn_path.with_name(f".{mnn_path.name}.tmp")
     with _quiet_native_stdout():
         import _tools  # its import prints a CPU-feature banner too

@@ -10,6 +10,7 @@ def kendall_tau(xs, ys) -> float:
     for i in range(len(xs)):
         for j in range(i + 1, len(xs)):
             dx, dy = xs[i] - xs[j], ys[i] - ys[j]
+            # a pair tied in both lists counts in neither denominator, as in scipy's tau-b
             if dx == 0 and dy == 0:
                 continue
             if dx == 0:
@@ -61,6 +62,7 @@ def percentile_among(value: float, others, higher_is_better: bool) -> float:
 def prediction_scores(predicted, measured) -> dict:
     """How well predictions match measurements: MAPE, Kendall τ, the share within ±10 % and
     the worst error."""
+    # relative to the measurement: a 10 µs miss matters on a 0.2 ms model, not on a 3 ms one
     errors = [(p - m) / m for p, m in zip(predicted, measured)]
     return {"mape_pct": 100 * statistics.fmean(abs(e) for e in errors),
             "kendall_tau": kendall_tau(predicted, measured),

@@ -47,6 +47,8 @@ def median_ms(fn, warmup: int, runs: int) -> float:
         fn()
     times = []
     for _ in range(runs):
+        # each call timed on its own: the median then drops the calls a context
+        # switch or a GC pause hit, which a total over the burst would keep
         start = time.perf_counter_ns()
         fn()
         times.append(time.perf_counter_ns() - start)
@@ -65,6 +67,7 @@ def median_ci95(values) -> tuple[float, float, float]:
     while below + math.comb(n, k) / 2 ** n <= 0.025:
         below += math.comb(n, k) / 2 ** n
         k += 1
+    # k = 0 (n < 6): no order statistic qualifies; the extremes are the widest interval there is
     k = max(k, 1)
     return statistics.median(values), values[k - 1], values[n - k]
 
@@ -133,10 +136,13 @@ def time_relative(models: dict, reference, timing: Timing = Timing(),
                 points.append((now(), value(reference)))
         times, values = zip(*points)
         for name, at, ms in timed:
+            # log ratios: a model twice as slow and one twice as fast lie equally
+            # far from 0, and the interval is taken on them symmetrically
             logs[name].append(math.log(ms / float(np.interp(at, times, values))))
         reference_ms += values
         bar.update()
         if round_ + 1 >= timing.min_rounds:
+            # log1p(precision): ±precision on the ratio as a half-width in log space
             pending = [name for name in pending
                        if _halfwidth(logs[name]) > math.log1p(timing.precision)]
             bar.set_postfix(pending=len(pending))

@@ -18,6 +18,9 @@ def resolve_lut(spec: str, space: str, space_kwargs: dict, folders=()) -> Latenc
     ``lut/`` by ``auto``. Warns once when the table was timed on another CPU or backend
     version: its numbers describe that machine, not this one."""
     if spec == "flops":
+        # counting is exact and quick, so the table is made on the spot;
+        # one calibration model gives the fixed part exactly (whole-model
+        # MACs minus the entries' sum: the stem's and head's count)
         lut = build_lut(space, space_kwargs, backend="flops", calib_archs=1, progress=False)
         return check_lut(lut, space, space_kwargs, "flops table")
     path = find_lut(space, space_kwargs, folders) if spec == "auto" else Path(spec)

@@ -25,6 +25,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# a kit is a flat folder: relative.py and runtimes.py
+# import as top-level modules, from any working directory
 sys.path.insert(0, str(HERE))
 
 from relative import Timing, reference_summary, time_relative  # noqa: E402
@@ -35,6 +37,8 @@ MNN_PRECISION = {"float32": "normal"}  # MNN's CPU backend runs fp32 unless aske
 
 def device() -> dict:
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    # recorded, not changed: powersave pins a low clock, ondemand and schedutil move it during
+    # the run; either can explain a slow or noisy table
     governors = {}
     for core in cores:
         path = Path(f"/sys/devices/system/cpu/cpu{core}/cpufreq/scaling_governor")
@@ -81,6 +85,7 @@ def main(argv=None) -> int:
     manifest = json.loads((HERE / "manifest.json").read_text())
     timing = manifest["timing"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # MNN first: it is the engine the phone deploys with
     runtimes = [b for b in ("mnn", "ort") if b in manifest["backends"] and available(b)]
     parser.add_argument("--backend", choices=manifest["backends"],
                         default=runtimes[0] if runtimes else None,
@@ -97,6 +102,7 @@ def main(argv=None) -> int:
         parser.error(f"no runtime for {args.backend or 'this kit'}: pip install MNN (or "
                      f"onnxruntime) and numpy")
     if args.cores:
+        # big.LITTLE phones: models timed partly on little cores would mix two speeds in one table
         os.sched_setaffinity(0, parse_cores(args.cores))
     timing = Timing(**{**timing, **{name: getattr(args, name) for name in
                                     ("warmup", "runs", "sessions", "max_rounds", "precision")}})

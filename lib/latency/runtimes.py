@@ -63,10 +63,15 @@ def ort_session(onnx_model: bytes, threads: int):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    # set explicitly: onnxruntime's default takes every core, and a
+    # table is only valid for the thread count its metadata records
     options.intra_op_num_threads = threads
+    # with sequential execution, intra-op threads are the only
+    # parallelism: the one the table's threads field records
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # 3 = errors only: warnings for each of thousands of small graphs would drown a LUT build's log
     options.log_severity_level = 3
     return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
 
@@ -75,6 +80,7 @@ def ort_session(onnx_model: bytes, threads: int):
 def _quiet_native_stdout():
     """MNN's C++ prints banners on fd 1; keep them out of the tool's output."""
     sys.stdout.flush()
+    # the file descriptor, not sys.stdout: the C++ writes bypass Python's stream objects
     saved = os.dup(1)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 1)
@@ -103,6 +109,7 @@ class MNNRunner:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         mnn = self._mnn
+        # Caffe dimension type = NCHW, the layout of the ONNX export
         self.input.copyFrom(mnn.Tensor(x.shape, mnn.Halide_Type_Float, x,
                                        mnn.Tensor_DimensionType_Caffe))
         self.interpreter.runSession(self.session)

@@ -15,6 +15,7 @@ from ..spaces.widths import grids
 
 def input_shape_of(space: str, space_kwargs: dict) -> list[int]:
     size = full_kwargs(space, space_kwargs)["img_size"]
+    # batch 1: a LUT prices single-image inference, the deployment case
     return [1, 3, size, size]
 
 
@@ -28,6 +29,8 @@ def trace_slots(space: str, space_kwargs: dict) -> dict:
     handles = [module.register_forward_pre_hook(
         lambda _m, args, label=label: shapes.__setitem__(label, list(args[0].shape)))
         for label, module in chooser.modules.items()]
+    # spatial shapes do not depend on the choices (stride belongs to the slot, not the op);
+    # channels that do, under searched widths, are replaced by each width's grid in slot_entries
     with torch.no_grad():
         model(torch.zeros(input_shape_of(space, space_kwargs)))
     for handle in handles:
@@ -44,6 +47,8 @@ def trace_slots(space: str, space_kwargs: dict) -> dict:
 
 
 def op_slots(slots: dict) -> dict:
+    # width slots have no entries of their own: their cost is
+    # in the blocks around them, priced over the channel grid
     return {label: info for label, info in slots.items() if info.get("kind") != "width"}
 
 
@@ -71,15 +76,21 @@ def slot_entries(label: str, info: dict, slots: dict):
 
 
 def fingerprint(space: str, space_kwargs: dict, slots: dict) -> str:
+    # sort_keys: the same space instance gives the same hash in every process; the traced slots
+    # make a table stale when a block's shapes or candidates change, even under unchanged kwargs
     blob = json.dumps({"space": space, "kwargs": jsonable(space_kwargs), "slots": slots},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def entry_key(label: str, op: str, in_shape, out_ch: int | None = None) -> str:
+    # e.g. stage0_layer0/ir_k3_e1/1x32x14x14; blocks between
+    # searched widths add their output channels: .../1x16x64x64/o8
     key = f"{label}/{op}/{'x'.join(str(d) for d in in_shape)}"
     return key if out_ch is None else f"{key}/o{out_ch}"
 
 
 def random_choices(slots: dict, rng: random.Random) -> dict:
+    # uniform per slot, width slots included (their candidates are multiplier
+    # strings); the caller's seeded rng makes calibration models reproducible
     return {label: rng.choice(info["candidates"]) for label, info in slots.items()}

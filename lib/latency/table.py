@@ -34,6 +34,8 @@ class LatencyTable:
         return self.fixed.get("scale", 1.0)
 
     def predict(self, choices: dict[str, str]) -> float:
+        # the scale is inside sum_entries: the fixed part was fitted
+        # beside it (build.fit_fixed), so it is not scaled again
         return self.fixed["value"] + self.sum_entries(choices)
 
     def sum_entries(self, choices: dict[str, str]) -> float:
@@ -43,6 +45,8 @@ class LatencyTable:
         costs = self.slot_costs()
         total = 0.0
         for label, info in op_slots(self.slots).items():
+            # a one-hot through slot_cost: the same arithmetic as the supernet's expected
+            # cost, so a price and θ's expectation cannot disagree on how entries combine
             chosen = torch.zeros(len(info["candidates"]))
             chosen[info["candidates"].index(choices[label])] = 1.0
             g_in, g_out = (interp_weights(self.slots[info[f"{side}_width"]]["grid"],
@@ -92,6 +96,8 @@ class LatencyTable:
         return self.fixed["value"] + sum(float(c.mean()) for c in self.slot_costs().values())
 
     def bounds(self) -> tuple[float, float]:
+        # per-slot extremes: each slot's price is a convex combination of its entries
+        # (one-hot op, interpolation weights summing to 1), so these bound every architecture
         costs = self.slot_costs().values()
         return (self.fixed["value"] + sum(float(c.min()) for c in costs),
                 self.fixed["value"] + sum(float(c.max()) for c in costs))
@@ -103,9 +109,11 @@ def slot_cost(cost: torch.Tensor, op: torch.Tensor, g_in: torch.Tensor | None = 
     a block between searched widths (cost ``[op, in grid, out grid]``) also weighted by its
     input and output widths' weights on the channel grids (None: that side is fixed).
     One-hot weights price an architecture; θ's softmax prices its expectation."""
+    # the table's CPU float tensors follow θ's device and dtype
     cost = cost.to(op)
     if cost.dim() == 1:
         return (op * cost).sum()
+    # a fixed side has a grid of one channel count (slots.channel_grid), which weight 1 selects
     one = torch.ones(1, device=op.device, dtype=op.dtype)
     return torch.einsum("o,i,j,oij->", op, one if g_in is None else g_in,
                         one if g_out is None else g_out, cost)

@@ -35,8 +35,12 @@ class InvertedResidual(_Residual):
 
     def __init__(self, in_ch, out_ch, stride, spec: OpSpec):
         super().__init__(in_ch, out_ch, stride)
+        # expansion scales the input width (MobileNetV2), so under a searched input width the
+        # hidden channels shrink with it (HiddenMask, per_input = e)
         hidden = in_ch * spec.e
         _check_groups(spec, in_ch, hidden, out_ch)
+        # the 1x1 expansion is kept even at e1, as NNI's PFLD
+        # space builds it (REFERENCE.md): ir_k3_e1 is not dw_k3
         # HiddenMasks go inside the conv-BN-act (after BN's shift), keeping the state-dict keys
         layers = [ConvBNAct(in_ch, hidden, 1, groups=spec.g, act=spec.act)
                   .append(HiddenMask(hidden, spec.e))]
@@ -71,6 +75,8 @@ class GhostModule(nn.Module):
         super().__init__()
         if out_ch % 2:
             raise ValueError(f"ghost module needs an even output width, got {out_ch}")
+        # GhostNet's ratio 2: the primary conv makes half the outputs,
+        # the cheap depthwise derives the other half from them
         half = out_ch // 2
         self.primary = ConvBNAct(in_ch, half, 1, stride, act=act)
         self.cheap = ConvBNAct(half, half, kernel, groups=half, act=act)
@@ -93,10 +99,12 @@ class Ghost(_Residual):
         else:
             hidden = in_ch * spec.e
             layers = [GhostModule(in_ch, hidden, 1, spec.k, spec.act)]
+            # as GhostNet's bottleneck: the depthwise conv between the modules only when strided
             if stride > 1:
                 layers.append(ConvBNAct(hidden, hidden, spec.k, stride, groups=hidden, act="none"))
             if spec.se:
                 layers.append(ESE(hidden))
+            # linear, as GhostNet's second module: no ReLU before the residual add
             layers.append(GhostModule(hidden, out_ch, 1, spec.k, "none"))
         self.body = nn.Sequential(*layers)
 

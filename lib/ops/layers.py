@@ -23,7 +23,9 @@ class ConvBNAct(nn.Sequential):
     def __init__(self, in_ch, out_ch, kernel=1, stride=1, groups=1, dilation=1, act="relu",
                  padding=None):
         if padding is None:
+            # 'same' for odd kernels: a dilated kxk conv spans d(k-1)+1 pixels
             padding = dilation * (kernel - 1) // 2
+        # no conv bias: BatchNorm's shift replaces it
         super().__init__(
             nn.Conv2d(in_ch, out_ch, kernel, stride, padding, dilation=dilation,
                       groups=groups, bias=False),
@@ -52,8 +54,11 @@ class ESE(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
+        # an average pool where the reference used a depthwise conv the size
+        # of the map (REFERENCE.md): no weights tied to one input resolution
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Conv2d(channels, channels, 1, bias=True)
+        # relu6(x + 3) / 6, the reference's gate: no exponential on the phone
         self.gate = nn.Hardsigmoid()
 
     def forward(self, x):
@@ -69,4 +74,5 @@ class ChannelShuffle(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
+        # [b, g, c/g, h, w] -> [b, c/g, g, h, w]: channel i of group j moves to i x g + j
         return x.view(b, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(b, c, h, w)

@@ -50,6 +50,7 @@ class HourglassSeg(nn.Module):
                              f"of the total stride {total_stride}")
         self.num_classes, self.img_size, self.ignore_index = num_classes, img_size, ignore_index
         convs = tuple(f"conv_k{k}" for k in kernels)
+        # base 1: the multipliers "16" ... "48" are the stem's channel counts themselves
         base, self.stem_mask = chooser.width("stem_width", base_widths, 1, cap)
         self.stem = ConvBNAct(3, base, 3, 2)
 
@@ -94,4 +95,6 @@ class HourglassSeg(nn.Module):
                 skips.append(self.skip[level](y))
         for up, skip in zip(self.up, reversed(skips)):
             y = up(_up(y)) + skip
+        # the stem's stride is undone on the K class maps
+        # only: every conv runs at half resolution or less
         return _up(self.classifier(self.post(y)))

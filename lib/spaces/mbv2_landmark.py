@@ -53,6 +53,8 @@ class MBV2Landmark(nn.Module):
             ops = tuple(f"ir_k{k}_e{e}_relu6" for k in kernels
                         for e in ((first_expansion,) if si == 0 else expansions))
             for li in range(depth):
+                # a stage's first layer changes stride and width, so it is
+                # always a real block; later ones may be skip (searched depth)
                 blocks.append(chooser(f"stage{si}_layer{li}", ops if li == 0 else ops + ("skip",),
                                       ch, out_ch, stride if li == 0 else 1,
                                       in_width=ch_width, out_width=width))

@@ -57,7 +57,10 @@ class PFLDFBNet(nn.Module):
                  stages=DEFAULT_STAGES, stem_ch: int = 16, head_ch: int = 64):
         super().__init__()
         stages = tuple((int(c), int(n), int(s), tuple(cands)) for c, n, s, cands in stages)
+        # the stem (4) x the fixed reduce block (2) x the stages' strides
         total_stride = 8 * math.prod(s for _, _, s, _ in stages)
+        # the aux net reaches stride 16, and its 7x7 conv
+        # (padding 1) needs a map of at least 5 there: 80 px
         if img_size % 16 or img_size < 80 or img_size % total_stride:
             raise ValueError(f"pfld_fbnet: img_size {img_size} must be a multiple of 16 and of "
                              f"the total stride {total_stride}, and at least 80")
@@ -87,6 +90,7 @@ class PFLDFBNet(nn.Module):
             ConvBNAct(concat, head_ch, 1),
             build_op("ir_k3_e2_se", head_ch, head_ch, 1),
             build_op("dw_k3", head_ch, 2 * head_ch, 1),
+            # a depthwise conv as large as the final map: a learned global pool down to 1x1
             ConvBNAct(2 * head_ch, 2 * head_ch, size_out, groups=2 * head_ch, padding=0),
             nn.Conv2d(2 * head_ch, 2 * num_points, 1),
             nn.Flatten(),

@@ -51,6 +51,7 @@ class MixedOp(nn.Module):
             raise RuntimeError(f"MixedOp {self.label!r}: no sample set; call "
                                "Supernet.sample() or Supernet.fix() before forward")
         if self.active is None:
+            # soft (FBNet): every candidate runs, weighted by the Gumbel-softmax sample
             return sum(w * self._run(i, x) for i, w in enumerate(self.weights))
         if not self.dense:
             return self._run(self.active, x) * self.weights[self.active]
@@ -78,6 +79,7 @@ class SupernetChooser(Chooser):
         return MixedOp(slot, self.width_modules.get(slot.out_width))
 
     def build_width(self, slot: WidthSlot, base_ch: int) -> int:
+        # the widest: every narrower width is a prefix of its channels under the mask (FBNetV2)
         return max(slot.channels(c, base_ch) for c in slot.candidates)
 
     def width_module(self, slot: WidthSlot, channels: int) -> nn.Module:

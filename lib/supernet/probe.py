@@ -17,6 +17,7 @@ def candidate_derivatives(model: Supernet, loss_fn) -> tuple[torch.Tensor, dict]
     def record(module, args, out):
         inputs[module.label], outputs[module.label] = args[0], out
 
+    # hooks, not MixedOp's dense path: the check must not share the code it checks
     hooks = [op.register_forward_hook(record) for op in model.mixed_ops.values()]
     try:
         loss = loss_fn(model)
@@ -26,6 +27,8 @@ def candidate_derivatives(model: Supernet, loss_fn) -> tuple[torch.Tensor, dict]
     labels = list(outputs)
     grads = torch.autograd.grad(loss, [outputs[k] for k in labels], retain_graph=True)
     with torch.no_grad():
+        # <dL/dout, out_i> = dL/dw_i for out = Σ_i w_i out_i at the
+        # sampled one-hot; each candidate reruns on the recorded input
         derivatives = {label: torch.stack([(g * model.mixed_ops[label]._run(i, inputs[label]))
                                            .sum() for i in range(len(model.candidates[label]))])
                        for label, g in zip(labels, grads)}
@@ -36,6 +39,8 @@ def chain_to_theta(model: Supernet, per_slot: dict) -> dict:
     """Chain per-slot gradients on the sample weights through the installed Gumbel sample to
     θ: ``{label: dL/dθ}`` for the slots in ``per_slot``."""
     labels = list(per_slot)
+    # d held constant: the surrogate's gradient is Σ_i
+    # d_i dw_i/dθ, the chain rule through the sample
     surrogate = sum((model.sample_weights[k] * per_slot[k]).sum() for k in labels)
     grads = torch.autograd.grad(surrogate, [model.arch[k] for k in labels], retain_graph=True)
     return dict(zip(labels, grads))

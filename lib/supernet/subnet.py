@@ -28,6 +28,8 @@ def inheritance_map(supernet: Supernet, choices: dict[str, str]) -> dict[str, st
             if key.startswith(mixed):
                 if key.startswith(chosen):
                     mapping[f"net.{key}"] = target + key[len(chosen):]
+                # a key of another candidate of this MixedOp maps
+                # to nothing: only the chosen path is inherited
                 break
         else:
             mapping[f"net.{key}"] = key
@@ -39,6 +41,8 @@ def _narrow(tensor, shape, searched_width: bool):
     the first channels). Only spaces with width slots may narrow; None when impossible."""
     if tensor.shape == shape:
         return tensor
+    # a subnet tensor larger than the supernet's cannot
+    # come from a narrower width: an error, not a pad
     if not searched_width or len(shape) != tensor.dim() or \
             any(t > s for t, s in zip(shape, tensor.shape)):
         return None
@@ -54,10 +58,13 @@ def inherit_weights(subnet: nn.Module, supernet: Supernet, choices: dict[str, st
     state, shape = {}, []
     for src, dst in mapping.items():
         if dst in target:
+            # only under width slots may shapes differ; anywhere
+            # else a differing shape is a bug to report
             state[dst] = _narrow(source[src], target[dst].shape, bool(supernet.width_slots))
             if state[dst] is None:
                 shape.append(f"{dst} {tuple(source[src].shape)} -> {tuple(target[dst].shape)}")
         else:
+            # kept, so the report below lists it as not in the subnet
             state[dst] = source[src]
     missing = sorted(set(target) - set(state))
     unexpected = sorted(set(state) - set(target))

@@ -17,6 +17,9 @@ GUMBEL_MODES = ("hard", "soft")
 
 def temperature(epoch: int, tau0: float = 5.0, decay: float = math.exp(-0.045)) -> float:
     """FBNet's schedule, a pure function of the epoch: ``tau0 * decay**epoch``."""
+    # FBNet (Wu et al. 2019, sec. 4): τ starts at 5.0 and is multiplied
+    # by exp(-0.045) each epoch (about 0.087 at epoch 90); a function
+    # of the epoch alone, so a resumed run needs no saved state for it
     return tau0 * decay ** epoch
 
 
@@ -43,6 +46,8 @@ class Supernet(nn.Module):
         self.mixed_ops: dict[str, MixedOp] = dict(chooser.modules)
         self.masks = dict(chooser.width_modules)
         self.grids = grids(self.width_slots)
+        # zero logits: every candidate equally likely at the start (FBNet);
+        # the search may re-centre them on a latency goal (start_at)
         self.arch = nn.ParameterDict({label: nn.Parameter(torch.zeros(len(candidates)))
                                       for label, candidates in self.candidates.items()})
         self.sample_weights: dict[str, torch.Tensor] = {}
@@ -64,13 +69,17 @@ class Supernet(nn.Module):
         (see MixedOp); the forward value is still the sampled path's."""
         weights, indices = {}, {}
         for label, logits in self.arch.items():
+            # drawn on the CPU, then moved: a CPU generator gives the same stream whatever the
+            # device, so ranks seeded alike (the Searcher's gumbel_gen) sample the same architecture
             u = torch.rand(logits.shape, generator=generator).to(logits.device)
             exponential = -torch.log(u.clamp_min(1e-20))  # Exp(1) noise, > 0
             gumbels = -torch.log(exponential.clamp_min(1e-20))
             soft = F.softmax((logits + gumbels) / tau, dim=-1)
+            # argmax of softmax((θ + g) / τ) = argmax of θ + g at any τ: a draw from softmax(θ)
             indices[label] = int(soft.argmax())
             if self.gumbel == "hard":
                 hard = F.one_hot(torch.tensor(indices[label]), soft.numel()).to(soft)
+                # straight-through (Jang et al. 2017): the one-hot in value, the softmax's gradient
                 weights[label] = hard - soft.detach() + soft
             else:
                 weights[label] = soft
@@ -144,6 +153,8 @@ class Supernet(nn.Module):
         logp = {label: F.log_softmax(logits.detach(), -1).tolist()
                 for label, logits in self.arch.items()}
         seen = {}  # frozen choices -> latency
+        # every step moves to an unseen architecture, so the walk ends even where
+        # no architecture lies in the band; twice the candidate count bounds it
         for _ in range(2 * sum(len(c) for c in self.candidates.values())):
             state = tuple(choices.items())
             if state not in seen:
@@ -159,9 +170,11 @@ class Supernet(nn.Module):
                     if index == current or tuple(trial.items()) in seen:
                         continue
                     moved = predict(trial) - latency
+                    # only changes that move latency toward the band
                     if moved == 0 or (moved > 0) == (latency > high):
                         continue
                     loss = logp[label][current] - logp[label][index]
+                    # False sorts first: a change that lands in the band beats any that does not
                     rank = (not low <= latency + moved <= high, loss / abs(moved))
                     if best is None or rank < best[0]:
                         best = (rank, trial)
@@ -175,6 +188,7 @@ class Supernet(nn.Module):
         """Draw architectures from the learned per-slot distributions."""
         probs = self.probabilities()
         archs = []
+        # on the CPU with the caller's CPU generator: the same draws whatever device θ lives on
         for _ in range(num):
             archs.append({label: self.candidates[label][
                 int(torch.multinomial(p.cpu(), 1, generator=generator))]
@@ -201,6 +215,8 @@ class Supernet(nn.Module):
         with torch.enable_grad():
             marginal = torch.autograd.grad(self.expected_cost(costs, uniform),
                                            list(uniform.values()), allow_unused=True)
+        # centred: a constant added to a slot's logits changes no
+        # probability; a slot the cost does not reach (None) stays uniform
         marginal = {label: g - g.mean() if g is not None else torch.zeros_like(u)
                     for (label, u), g in zip(uniform.items(), marginal)}
         spread = max(float(g.abs().max()) for g in marginal.values()) or 1.0
@@ -210,6 +226,7 @@ class Supernet(nn.Module):
             return float(self.expected_cost(costs, weights))
 
         low, high = -100.0, 100.0  # λ x spread, the largest logit gap: saturated at ±100
+        # 60 halvings of the interval of 200 reach 2e-16, below float64 resolution
         for _ in range(60):
             mid = (low + high) / 2
             low, high = (mid, high) if cost_at(mid) > goal else (low, mid)

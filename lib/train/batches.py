@@ -24,6 +24,7 @@ class Batches:
         self.dataset = dataset
         self.sampler = DistributedSampler(dataset, dist.world, dist.rank, shuffle=True, seed=seed)
         self.batch_size = batch_size
+        # a shard smaller than a batch keeps its partial batch: dropping it would leave none
         self.drop_last = drop_last and len(self.sampler) > batch_size
 
     def __len__(self) -> int:
@@ -33,6 +34,8 @@ class Batches:
     def epoch(self, index: int, skip: int = 0) -> Iterator:
         """The batches of pass ``index``, from batch ``skip`` on."""
         self.sampler.set_epoch(index)
+        # the whole pass is fixed by (seed, pass) before a batch is drawn, so
+        # skipping ``skip`` batches lands exactly where the interrupted run stopped
         batches = list(BatchSampler(list(self.sampler), self.batch_size, self.drop_last))
         return iter(_loader(self.dataset, batches[skip:]))
 
@@ -54,5 +57,7 @@ def shard_loader(dataset, batch_size: int, dist: Dist) -> DataLoader:
 def split_theta(train, fraction: float, seed: int):
     """Disjoint (weight part, θ part) of the training set, seeded."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
+    # FBNet trains θ on a held-out 20 % of the training set
+    # (REFERENCE.md); at least one sample, so θ always has a batch
     n_theta = max(1, int(round(len(train) * fraction)))
     return Subset(train, order[n_theta:]), Subset(train, order[:n_theta])

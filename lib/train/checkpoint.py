@@ -10,6 +10,8 @@ import torch
 
 from ..atomic import atomic_open
 
+# load_checkpoint refuses other versions: a file of another layout
+# fails naming its path, not with a KeyError deep inside a resume
 FORMAT = 1
 
 
@@ -18,6 +20,8 @@ class CheckpointError(ValueError):
 
 
 def rng_state() -> dict:
+    # all three generators: a resumed run continues each stream where the
+    # checkpoint left it, so it draws what the uninterrupted run would have
     return {"python": random.getstate(), "numpy": np.random.get_state(),
             "torch": torch.get_rng_state()}
 
@@ -30,6 +34,8 @@ def set_rng_state(state: dict) -> None:
 
 def save_checkpoint(path, **fields) -> None:
     payload = {"format": FORMAT, "rng": rng_state(), **fields}
+    # temp file + rename: a run killed while saving keeps
+    # its previous checkpoint, never a truncated one
     with atomic_open(path, "wb") as handle:
         torch.save(payload, handle)
 
@@ -39,6 +45,8 @@ def load_checkpoint(path, kind: str | None = None) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
+        # CPU first, so a GPU checkpoint loads anywhere; weights_only=False because RNG
+        # states and configs are not plain tensors (load only checkpoints you trust)
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # truncated or not a torch file: name it, don't dump a traceback
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") \

@@ -23,6 +23,7 @@ def resolve_device(dev_id: str) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
+    # Python's, numpy's and torch's generators (torch.manual_seed seeds the CUDA devices too)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

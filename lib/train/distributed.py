@@ -91,6 +91,8 @@ class Dist:
         if self.world == 1:
             return
         for p in params:
+            # θ is outside DDP (its own optimizer): averaged here,
+            # every rank takes the same θ step and θ stays identical
             if p.grad is not None:
                 dist.all_reduce(p.grad)
                 p.grad /= self.world
@@ -145,7 +147,8 @@ class Dist:
         if sync_bn:
             convert_batchnorm(module)
         ids = [self.device.index] if self.device.type == "cuda" else None
-        # hard Gumbel sampling runs one path: the other candidates get no gradient this step
+        # hard Gumbel sampling runs one path: the other candidates get no gradient this step.
+        # With global BN every rank computes the same running statistics: no buffer broadcast
         return DistributedDataParallel(module, device_ids=ids,
                                        find_unused_parameters=find_unused,
                                        forward_sync_buffers=not sync_bn)
@@ -204,6 +207,7 @@ def _worker(fn, cfg, level: int):
     except Interrupted as exc:  # the checkpoint is saved; say so once and exit as signalled
         if rank == 0:
             log.warning("%s", exc)
+        # 128 + the signal's number: the shell's code for a process a signal ended
         raise SystemExit(128 + exc.signum) from None
     except (ValueError, FileNotFoundError) as exc:  # bad input: one line, not a traceback
         raise SystemExit(f"error: [rank {rank}] {exc}") from None
@@ -216,6 +220,8 @@ def launch(fn, cfg, world: int) -> dict:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+    # port 0: the OS picks a free port, so two runs on one machine do not collide; no restarts:
+    # a failed run resumes from its checkpoint when asked (--auto_resume)
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=world,
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0",
                           run_id=f"facenas-{uuid.uuid4().hex[:12]}", max_restarts=0)

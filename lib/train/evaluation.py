@@ -66,6 +66,7 @@ def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 
             with torch.no_grad():
                 return model(images)
     data = task.splits()[split]
+    # the test split comes as a loader (decoded only now); train and val as datasets
     if callable(data) and not isinstance(data, torch.utils.data.Dataset):
         data = data()
     if data is None:

@@ -136,6 +136,7 @@ class Trainer:
     # -- checkpoints --------------------------------------------------------------------------
     def save(self, *names: str) -> None:
         """Write the run's state (rank 0; every rank contributes its RNG state)."""
+        # a collective: every rank must reach save() at the same step, not only rank 0
         states = self.dist.gather(rng_state())
         if self.dist.main:
             payload = dict(kind=self.kind, epoch=self.epoch, batch=self.batch, step=self.step,
@@ -144,6 +145,7 @@ class Trainer:
                            **self.state())
             for name in names:
                 save_checkpoint(self.out_dir / name, **payload)
+        # no rank runs ahead while rank 0 is still writing
         self.dist.barrier()
 
     def keep(self, metrics: dict, note: str = "", rank: bool = True) -> bool:
@@ -162,6 +164,8 @@ class Trainer:
     def finite(self, loss, what: str) -> float | None:
         """The loss's mean over ranks, or None when it is NaN/Inf on some rank and
         ``--skip_nonfinite`` skips the step (counted); else stop, naming the step."""
+        # the mean over ranks: every rank then makes the same skip-or-step
+        # decision, so no rank waits in DDP's all-reduce for one that skipped
         value = self.dist.mean(loss)
         if math.isfinite(value):
             return value
@@ -198,6 +202,8 @@ class Trainer:
                    f"{self.cfg.epochs}", disable=not (self.cfg.progress and self.dist.main))
         while self.batch < total:
             # before the batch is drawn: a resumed run draws it with the same RNG state
+            # any rank's signal stops them all: a rank leaving
+            # alone would hang the others in the next collective
             if self.dist.any(stop.signum is not None):
                 self.save(LAST)
                 bar.close()

@@ -17,6 +17,7 @@ def pfld_loss(pred: torch.Tensor, target: torch.Tensor, pose_pred: torch.Tensor,
     weight = (1.0 - torch.cos(delta)).sum(dim=1) + eps
     if attr_weight is not None:
         weight = weight * attr_weight
+    # summed over the 2N coordinates per face, as PFLD's loss, then averaged over faces
     l2 = ((pred - target) ** 2).sum(dim=1)
     return (weight * l2).mean()
 

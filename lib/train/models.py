@@ -31,6 +31,8 @@ def subnet_from_checkpoint(path, ckpt: dict | None = None):
     """``(model, arch, checkpoint)`` from a subnet checkpoint (or the argmax subnet with
     inherited weights from a supernet checkpoint)."""
     ckpt = ckpt or load_checkpoint(path)
+    # a search checkpoint stands in for a subnet (its derived architecture,
+    # weights inherited), so evaluate and export accept either
     if ckpt.get("kind") == "supernet":
         supernet, _ = supernet_from_checkpoint(path, ckpt)
         return inherited_subnet(supernet, ckpt["arch"]), ckpt["arch"], ckpt

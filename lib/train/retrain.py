@@ -72,10 +72,12 @@ class Retrainer(Trainer):
         self.batches = Batches(splits["train"], cfg.batch_size, dist, cfg.seed)
         self.val_loader = shard_loader(splits["val"], cfg.batch_size, dist)
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, weight_decay=cfg.wd)
+        # stepped per batch over the whole run, so a resumed run continues the same curve
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.opt, cfg.epochs * len(self.batches))
         if ckpt:
             self.restore(ckpt, path)
+        # a fixed subnet uses every parameter each step: DDP needs no search for unused ones
         self.net = dist.wrap(self.model, cfg.sync_bn, find_unused=False)
 
     def restore(self, ckpt: dict, path) -> None:
@@ -99,6 +101,8 @@ class Retrainer(Trainer):
             loss.backward()
             self.opt.step()
             writer.add_scalar("train/loss", value, self.step)
+        # stepped even for a skipped batch: the schedule
+        # stays tied to the batch count a resume restores
         self.sched.step()
         return {"loss": f"{value:.4f}" if value is not None else "skipped"}
 

@@ -27,6 +27,8 @@ def one_shot_score(supernet, arch: dict, task, calib, val, calib_batches: int = 
     """``(validation metric, model)`` of ``arch`` with the supernet's weights, BatchNorm
     re-estimated on ``calib_batches`` batches of ``calib``: how the supernet ranks it."""
     model = inherited_subnet(supernet, arch)
+    # the supernet's running statistics mix every sampled path; without re-estimating them
+    # (as SPOS does) one-shot scores would mostly reflect mismatched statistics
     recalibrate_bn(model, calib, "cpu", calib_batches)
     return task.evaluate(model, val, "cpu")[task.metric], model
 
@@ -44,6 +46,7 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
     calib = DataLoader(splits["train"], batch_size, shuffle=True, generator=gen)
     val = DataLoader(splits["val"], batch_size)
     candidates = [supernet.derive()] + supernet.sample_archs(num, gen)
+    # samples from a peaked θ repeat the argmax and each other: each architecture is scored once
     unique = list({json.dumps(c, sort_keys=True): c for c in candidates}.values())
     rows = []
     for index, choices in enumerate(tqdm(unique, desc="score subnets", disable=not progress)):
@@ -54,6 +57,7 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
                      "choices": choices, "predicted": lut.predict(choices), "unit": lut.unit,
                      "params": deployed_params(model),
                      "macs": macs, "metric": task.metric, "val": score})
+    # the front minimises both coordinates: cost, and the metric negated when higher is better
     sign = -1 if task.higher_is_better else 1
     front = pareto_front([(r["predicted"], sign * r["val"]) for r in rows])
     for row, flag in zip(rows, front):

@@ -72,7 +72,7 @@ class Searcher(Trainer):
         self.w_sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.w_opt, cfg.epochs * len(self.batches))
         self.t_opt = torch.optim.AdamW(self.model.arch_parameters(), cfg.tlr,
-                                       weight_decay=cfg.twd)
+                                       weight_decay=cfg.twd)  # as NNI's FBNet (REFERENCE.md)
         self.gumbel_gen = torch.Generator().manual_seed(cfg.seed + 1)  # the same on every rank
         self.theta_steps = 0
         # the epoch (0-based) from which θ trains; None while the warm-up decides

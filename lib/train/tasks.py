@@ -82,6 +82,8 @@ class LandmarkTask(Task):
 
     def theta_loss(self, model, batch) -> torch.Tensor:
         images, landmarks, _ = batch
+        # plain L2 of the deployed output, as the reference's architecture steps (REFERENCE.md):
+        # the aux net's pose weighting is a training aid, not part of what ships
         return ((deployed_output(model(images)) - landmarks) ** 2).sum(dim=1).mean()
 
     def trivial_predictor(self, batches, reduce):
@@ -89,6 +91,7 @@ class LandmarkTask(Task):
         for _, landmarks, _ in batches:
             total += landmarks.double().sum(0)
             count += len(landmarks)
+        # sums and count over the ranks: the mean shape of the whole training set, not of one shard
         sums = reduce(torch.cat([total, torch.tensor([float(count)], dtype=torch.float64)]))
         mean = (sums[:-1] / sums[-1]).float()
         return lambda images: mean.expand(len(images), -1)
@@ -108,6 +111,8 @@ class LandmarkTask(Task):
             return summarize_landmarks(pred, target, torch.cat(poses) if poses else None,
                                        torch.cat(true_poses), self.layout)
         errors = nme(pred, target, self.layout.eye_corners)
+        # per-sample sums and the count over the ranks: the mean over the whole
+        # split, not a mean of rank means (shards may differ by a sample)
         sums = reduce(torch.stack([v.double().sum() for v in errors.values()]
                                   + [torch.tensor(len(pred), dtype=torch.float64)]))
         return {f"nme_{k}": float(total / sums[-1]) for k, total in zip(errors, sums)}
@@ -149,6 +154,7 @@ class SegmentationTask(Task):
             confusion += confusion_matrix(labels, masks, self.num_classes, self.ignore_index)
         confusion = reduce(confusion)
         miou, per_class = iou_from_confusion(confusion)
+        # clamp: a split whose pixels are all ignored has nothing to divide by
         report = {"miou": miou,
                   "pixel_acc": float(confusion.diag().sum() / confusion.sum().clamp_min(1))}
         if detailed:
@@ -177,6 +183,7 @@ def recalibrate_bn(model, loader, device, batches: int = 8) -> None:
         m.reset_running_stats()
         m.momentum = None
     was_training = model.training
+    # train mode makes BN update its statistics; under no_grad no graph is kept
     model.train()
     for i, (images, *_) in enumerate(loader):
         if i >= batches:

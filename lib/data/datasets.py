@@ -66,7 +66,8 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
         val = Subset(train, order[:n_val][:limit_val].tolist())
         train = Subset(train, order[n_val:].tolist())
     if augment:
-        train = Augmented(train, LandmarkAugment(dataset_layout(dataset, root, num_points)))
+        train = Augmented(train, LandmarkAugment(dataset_layout(dataset, root, num_points)),
+                          seed)
     test_list = root / "test_data" / "list.txt"
     test = (lambda: load("test")) if test_list.is_file() else None
     return {"train": train, "val": val, "test": test}

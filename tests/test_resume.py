@@ -27,9 +27,9 @@ def faces(tmp_path_factory):
                             {"train": 64, "val": 8, "test": 8}, seed=1)
 
 
-def _flags(faces, snapshot, *extra):
-    # augmentation on: a resumed run must also restore the RNG the augmentations draw from
-    return ["--dev_id", "cpu", "--data_root", faces, "--snapshot", snapshot, "--space_kwargs",
+def _flags(faces, snapshot, *extra, workers=0):
+    # augmentation on: a resumed run must draw the same augmentations, with any --workers
+    return ["--dev_id", "cpu", "--workers", str(workers), "--data_root", faces, "--snapshot", snapshot, "--space_kwargs",
             json.dumps(KWARGS), "--num_points", "106", "--img_size", "96", "--lut", "flops",
             "--epochs", "3", "--warmup_epochs", "1", "--batch_size", "4", "--limit_train", "60",
             "--limit_val", "8", "--augment", "--seed", "3", "--deterministic", "--tlr", "0.05",
@@ -59,18 +59,20 @@ def _same_run(got, reference):
     assert arch["choices"] == ref_arch["choices"]
 
 
-def test_deterministic_runs_give_bit_identical_theta(faces, tmp_path, reference):
-    run = run_tool("train.py", *_flags(faces, tmp_path), timeout=300)
+def test_deterministic_runs_give_bit_identical_theta_with_any_workers(faces, tmp_path,
+                                                                       reference):
+    run = run_tool("train.py", *_flags(faces, tmp_path, workers=2), timeout=300)
     assert run.returncode == 0, run.stderr
     _same_run(_theta(tmp_path), reference)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig, workers", [(signal.SIGKILL, 2), (signal.SIGTERM, 0)])
 def test_interrupted_search_resumes_to_the_uninterrupted_result(faces, tmp_path, reference,
-                                                                sig):
+                                                                sig, workers):
     """SIGKILL right after a mid-epoch checkpoint (--save_every) or SIGTERM in epoch 2: the
-    resumed run ends with the θ and architecture of the run that never stopped."""
-    flags = _flags(faces, tmp_path, "--save_every", "5")
+    resumed run ends with the θ and architecture of the run that never stopped (which loaded
+    without workers)."""
+    flags = _flags(faces, tmp_path, "--save_every", "5", workers=workers)
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "train.py"), *map(str, flags)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     last = tmp_path / "supernet" / "checkpoint_last.pth"

@@ -9,6 +9,8 @@ import torch
 from ..data import DATASETS
 from .core import chain_validate, option
 
+AMP_MODES = ("off", "bf16", "fp16")
+
 
 def parse_dev_id(dev_id: str) -> list[str]:
     """``cpu`` | ``auto`` | ``0`` | ``0,1`` -> torch device strings."""
@@ -42,6 +44,10 @@ class RunOptions:
                                         "runs on CPU; slower on GPU)")
     batch_size: int = option(64, "batch size per device (worker); the global batch is this x "
                                  "the number of workers")
+    workers: int | None = option(None, "data loader processes per training process, decoding "
+                                       "and augmenting ahead of the step (default: the cores "
+                                       "the training processes leave, at most 4); any number "
+                                       "gives the same batches")
     augment: bool = option(False, "online augmentation of the training split (flip with the "
                                   "layout's pairs, rotation, scale/shift, colour, blur, occlusion)")
     limit_train: int | None = option(None, "use only the first N training samples")
@@ -55,6 +61,11 @@ class RunOptions:
                                 "of each epoch, and when SIGTERM/SIGINT stop the run)")
     skip_nonfinite: bool = option(False, "skip (and count) a step whose loss is NaN/Inf "
                                          "instead of stopping")
+    amp: str = option("off", "mixed precision of the training forward: bf16, fp16 (with a "
+                             "loss scaler) or off; weights, θ and exports stay float32",
+                      choices=AMP_MODES)
+    channels_last: bool = option(False, "channels-last memory for model and images (faster "
+                                        "convolutions on recent GPUs with --amp)")
     sync_bn: bool = option(True, "with several workers, BatchNorm uses the statistics of the "
                                  "global batch (the run trains what one device would)")
 
@@ -64,6 +75,8 @@ class RunOptions:
             raise ValueError("--nproc must be positive")
         if self.batch_size < 1:
             raise ValueError("--batch_size must be positive")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError("--workers must be 0 or more")
         if self.save_every < 0:
             raise ValueError("--save_every must be >= 0")
         for name in ("limit_train", "limit_val"):

@@ -13,20 +13,26 @@ from .layouts import Layout
 class Augmented(Dataset):
     """A training view of a dataset of ``(image float [3,S,S] in [0,1], *targets)``.
     ``augment(pixels HWC uint8, *targets as numpy, rng)`` returns them changed; the targets
-    come back with their original shapes and dtypes. Per-item seeds come from torch's global
-    generator, so a seeded run is reproducible."""
+    come back with their original shapes and dtypes.
 
-    def __init__(self, base, augment):
-        self.base, self.augment = base, augment
+    Each draw is seeded by (seed, pass, index) and by nothing else: the same sample in the same
+    pass gets the same augmentation in any process, under any number of loader workers or
+    ranks, in a first run and in a resumed one. ``item(index, draw)`` names the pass;
+    ``dataset[index]`` is pass 0."""
+
+    def __init__(self, base, augment, seed: int = 0):
+        self.base, self.augment, self.seed = base, augment, seed
 
     def __len__(self):
         return len(self.base)
 
     def __getitem__(self, index):
+        return self.item(index, 0)
+
+    def item(self, index: int, draw: int):
         image, *targets = self.base[index]
-        # from torch's global generator, which checkpoints save and restore: a seeded or a
-        # resumed run draws the same augmentations
-        rng = np.random.default_rng(int(torch.randint(2 ** 31, (1,))))
+        # no global RNG: the key alone decides the draw (see the class docstring)
+        rng = np.random.default_rng((self.seed, draw, int(index)))
         # back to 8 bits loses nothing: the [0, 1] floats were made from 8-bit files
         pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         pixels, *changed = self.augment(pixels, *(t.numpy() for t in targets), rng)

@@ -70,7 +70,8 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
         train = Subset(train, order[n_val:].tolist())
     if augment:
         # training only: validation and test score the images as stored
-        train = Augmented(train, LandmarkAugment(dataset_layout(dataset, root, num_points)))
+        train = Augmented(train, LandmarkAugment(dataset_layout(dataset, root, num_points)),
+                          seed)
     test_list = root / "test_data" / "list.txt"
     # a loader, not a dataset: the test images are decoded
     # only when the final evaluation asks for them

@@ -74,14 +74,19 @@ def read_list(list_path, num_points: int, limit: int | None = None):
 class LandmarkListDataset(Dataset):
     """Items: ``(image float [3,S,S] BGR in [0,1], landmarks [2N], euler [3] degrees)``."""
 
-    def __init__(self, list_path, num_points: int, img_size: int, limit: int | None = None):
+    def __init__(self, list_path, num_points: int, img_size: int, limit: int | None = None,
+                 preload: bool | None = None):
+        """``preload``: decode every image up front (default: when they fit
+        ``PRELOAD_LIMIT_BYTES`` as uint8), else decode each when it is read (streamed)."""
         self.list_path = Path(list_path)
         self.img_size = img_size
         self.paths, landmarks, euler, self.lines = read_list(list_path, num_points, limit)
         self.landmarks = torch.from_numpy(landmarks.reshape(len(landmarks), -1))
         self.euler = torch.from_numpy(euler)
         self.images = None
-        if len(self.paths) * 3 * img_size * img_size <= PRELOAD_LIMIT_BYTES:
+        if preload is None:
+            preload = len(self.paths) * 3 * img_size * img_size <= PRELOAD_LIMIT_BYTES
+        if preload:
             self.images = torch.from_numpy(np.stack([
                 self._load(i) for i in tqdm(range(len(self.paths)), leave=False, disable=None,
                                             desc=f"decode {self.list_path.parent.name}")]))

@@ -215,7 +215,7 @@ def segmentation_splits(dataset: str, root: Path, img_size: int, num_classes: in
     log.info("%s masks: %s", dataset, {k: len(v) for k, v in pairs.items()})
     train = SegmentationDataset(pairs["train"][:limit_train], img_size, scheme)
     if augment:
-        train = Augmented(train, MaskAugment(scheme))
+        train = Augmented(train, MaskAugment(scheme), seed)
     return {"train": train,
             "val": SegmentationDataset(pairs["val"][:limit_val], img_size, scheme),
             "test": lambda: SegmentationDataset(pairs["test"], img_size, scheme)}

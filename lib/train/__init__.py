@@ -4,8 +4,9 @@ from .distributed import Interrupted, WorkerFailed, launch_or_run
 from .losses import angle_loss, pfld_loss
 from .metrics import nme
 from .models import subnet_from_checkpoint, supernet_from_checkpoint
-from .retrain import RetrainResult, run_retrain
-from .search import SearchResult, run_search
+from .results import RetrainResult, SearchResult
+from .retrain import run_retrain
+from .search import run_search
 
 __all__ = ["CheckpointError", "Interrupted", "RetrainResult", "SearchResult", "WorkerFailed",
            "angle_loss", "launch_or_run", "load_checkpoint", "nme", "pfld_loss", "run_retrain",

@@ -1,27 +1,54 @@
 """Batches a run can restart at any point: one rank's shard, reshuffled for every pass from
 ``seed + pass`` (torch's DistributedSampler), so (pass, batch) names the same batch in the
-first run and in a resumed one, and the ranks together see what one process would."""
+first run and in a resumed one, and the ranks together see what one process would. The loader
+asks for ``(pass, index)``, so an augmented dataset draws from that key alone (data.augment:
+``Augmented``): the batches are the same whatever the number of loader workers."""
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Subset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 
+from ..data.augment import Augmented
 from .distributed import Dist
 
 
-def _loader(dataset, batches) -> DataLoader:
+def fetch(dataset, index: int, draw: int):
+    """Sample ``index`` of ``dataset`` as pass ``draw`` sees it: through the subsets down to
+    an augmented view, which seeds its draw with the pass."""
+    while isinstance(dataset, Subset):
+        dataset, index = dataset.dataset, dataset.indices[index]
+    return dataset.item(index, draw) if isinstance(dataset, Augmented) else dataset[index]
+
+
+class _Keyed(Dataset):
+    """The dataset as the loader reads it: keys are ``(pass, index)``."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        draw, index = key
+        return fetch(self.dataset, index, draw)
+
+
+def _loader(dataset, batches, workers: int = 0) -> DataLoader:
     # a private generator: creating the iterator must not draw from the global RNG, whose
-    # state the checkpoint restores (augmentation draws from it)
-    return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator())
+    # state the checkpoint restores
+    return DataLoader(_Keyed(dataset), batch_sampler=batches, num_workers=workers,
+                      generator=torch.Generator())
 
 
 class Batches:
-    def __init__(self, dataset, batch_size: int, dist: Dist, seed: int, drop_last: bool = True):
-        self.dataset = dataset
+    def __init__(self, dataset, batch_size: int, dist: Dist, seed: int, drop_last: bool = True,
+                 workers: int = 0):
+        self.dataset, self.workers = dataset, workers
         self.sampler = DistributedSampler(dataset, dist.world, dist.rank, shuffle=True, seed=seed)
         self.batch_size = batch_size
         # a shard smaller than a batch keeps its partial batch: dropping it would leave none
@@ -36,8 +63,9 @@ class Batches:
         self.sampler.set_epoch(index)
         # the whole pass is fixed by (seed, pass) before a batch is drawn, so
         # skipping ``skip`` batches lands exactly where the interrupted run stopped
-        batches = list(BatchSampler(list(self.sampler), self.batch_size, self.drop_last))
-        return iter(_loader(self.dataset, batches[skip:]))
+        batches = [[(index, i) for i in batch] for batch in
+                   BatchSampler(list(self.sampler), self.batch_size, self.drop_last)]
+        return iter(_loader(self.dataset, batches[skip:], self.workers))
 
     def forever(self, start: int = 0) -> Iterator:
         """Batch ``start``, ``start + 1``, ... counted across passes."""
@@ -51,7 +79,8 @@ def shard_loader(dataset, batch_size: int, dist: Dist) -> DataLoader:
     """Every ``world``-th sample from ``rank`` on, in order and unpadded: per-rank evaluation
     whose summed counts equal one pass over the whole split."""
     shard = Subset(dataset, range(dist.rank, len(dataset), dist.world))
-    return _loader(shard, list(BatchSampler(range(len(shard)), batch_size, False)))
+    return _loader(shard, [[(0, i) for i in batch]
+                           for batch in BatchSampler(range(len(shard)), batch_size, False)])
 
 
 def split_theta(train, fraction: float, seed: int):

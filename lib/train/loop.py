@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ from .checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_sta
 from ..config import to_dict
 from .device import seed_everything
 from .distributed import Dist, Interrupted
+from .precision import Precision
 
 log = logging.getLogger(__name__)
 LAST, BEST = "checkpoint_last.pth", "checkpoint_best.pth"
@@ -54,6 +56,16 @@ class StopSignals:
             signal.signal(sig, handler)
 
 
+def loader_workers(asked: int | None, processes: int) -> int:
+    """``--workers``, or by default the cores left over: each training process keeps one
+    core (its intra-op threads), the rest loads ahead, at most 4 per process (past that the
+    PFLD step, not the input, sets the pace; bench/input_pipeline.py)."""
+    if asked is not None:
+        return asked
+    spare = (os.cpu_count() or 1) - processes
+    return max(0, min(4, spare // processes))
+
+
 class _Silent:
     """The TensorBoard writer of ranks other than 0: they write nothing."""
 
@@ -73,9 +85,13 @@ class Trainer:
     def __init__(self, cfg, dist: Dist, out_dir: Path):
         self.cfg, self.dist, self.out_dir = cfg, dist, Path(out_dir)
         self.device = dist.device
-        seed_everything(cfg.seed + dist.rank)  # the ranks' augmentations differ
+        # the global RNGs, per rank; augmentation and Gumbel noise have their own seeded
+        # streams, so what still draws from these (dropout, should a space add it) is all
+        seed_everything(cfg.seed + dist.rank)
         self.epoch = self.batch = self.step = self.skipped = 0  # epochs done, batches done
         self.best, self.metrics = None, {}
+        self.workers = loader_workers(cfg.workers, dist.world)
+        self.precision = Precision(cfg.amp, cfg.channels_last, self.device)
 
     # -- hooks --------------------------------------------------------------------------------
     def train_batch(self, batch, writer) -> dict:
@@ -128,8 +144,9 @@ class Trainer:
         if len(states) == self.dist.world:
             set_rng_state(states[self.dist.rank])
         else:
-            log.warning("%s was written by %d workers, this run has %d: augmentation draws "
-                        "differ from the original run", path, len(states), self.dist.world)
+            log.warning("%s was written by %d workers, this run has %d: the global RNG "
+                        "streams (not augmentation's) differ from the original run", path,
+                        len(states), self.dist.world)
         log.info("resumed %s at epoch %d, batch %d (step %d)", path, self.epoch + 1, self.batch,
                  self.step)
 
@@ -211,7 +228,8 @@ class Trainer:
                 raise Interrupted(signum, f"stopped by {signal.Signals(signum).name} at epoch "
                                   f"{self.epoch + 1}, batch {self.batch}; saved "
                                   f"{self.out_dir / LAST} (resume with --auto_resume)")
-            bar.set_postfix(self.train_batch([t.to(self.device) for t in next(batches)], writer))
+            batch = self.precision.inputs([t.to(self.device) for t in next(batches)])
+            bar.set_postfix(self.train_batch(batch, writer))
             self.batch += 1
             self.step += 1
             bar.update()

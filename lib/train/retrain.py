@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -16,17 +15,10 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import load_strict, supernet_from_checkpoint
+from .results import RetrainResult
 from .tasks import make_task
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RetrainResult:
-    arch: dict
-    metric: str
-    best: float
-    out_dir: Path
 
 
 def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
@@ -65,11 +57,12 @@ class Retrainer(Trainer):
             self.model = build_subnet(self.arch)
         else:
             self.arch, self.model = resolve_arch(cfg)
-        self.model.to(self.device)
+        self.precision.prepare(self.model.to(self.device))
         self.task = make_task(self.arch["space"], self.arch.get("space_kwargs", {}), cfg.dataset,
                               cfg.data_root)
         splits = self.splits(self.task)
-        self.batches = Batches(splits["train"], cfg.batch_size, dist, cfg.seed)
+        self.batches = Batches(splits["train"], cfg.batch_size, dist, cfg.seed,
+                               workers=self.workers)
         self.val_loader = shard_loader(splits["val"], cfg.batch_size, dist)
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, weight_decay=cfg.wd)
         # stepped per batch over the whole run, so a resumed run continues the same curve
@@ -87,19 +80,19 @@ class Retrainer(Trainer):
         load_strict(self.model, ckpt["model"], path)
         self.opt.load_state_dict(ckpt["opt"])
         self.sched.load_state_dict(ckpt["sched"])
+        self.precision.load_state_dict(ckpt.get("scaler"))
         self.load_position(ckpt, path)
 
     def state(self) -> dict:
         return dict(arch=self.arch, model=self.model.state_dict(), opt=self.opt.state_dict(),
-                    sched=self.sched.state_dict())
+                    sched=self.sched.state_dict(), scaler=self.precision.state_dict())
 
     def train_batch(self, batch, writer) -> dict:
-        loss = self.task.loss(self.net, batch)
+        with self.precision.autocast():
+            loss = self.task.loss(self.net, batch)
         value = self.finite(loss, "training")
         if value is not None:
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            self.precision.step(loss, self.opt)
             writer.add_scalar("train/loss", value, self.step)
         # stepped even for a skipped batch: the schedule
         # stays tied to the batch count a resume restores

@@ -14,7 +14,6 @@ and keep identical θ (checked every epoch)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,20 +27,10 @@ from .checkpoint import load_checkpoint
 from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import load_strict
+from .results import SearchResult
 from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SearchResult:
-    arch: dict
-    predicted: float
-    unit: str
-    metric: str
-    best: float
-    out_dir: Path
-    theta: dict  # the final architecture logits, per slot
 
 
 class Searcher(Trainer):
@@ -57,10 +46,12 @@ class Searcher(Trainer):
         self.task = make_task(cfg.space, self.space_kwargs, cfg.dataset, cfg.data_root)
         splits = self.splits(self.task)
         weight_part, theta_part = split_theta(splits["train"], cfg.theta_split, cfg.seed)
-        self.batches = Batches(weight_part, cfg.batch_size, dist, cfg.seed)
-        self.theta = Batches(theta_part, cfg.batch_size, dist, cfg.seed + 1, drop_last=False)
+        self.batches = Batches(weight_part, cfg.batch_size, dist, cfg.seed, workers=self.workers)
+        self.theta = Batches(theta_part, cfg.batch_size, dist, cfg.seed + 1, drop_last=False,
+                             workers=self.workers)
         self.val_loader = shard_loader(splits["val"], cfg.batch_size, dist)
-        self.model = Supernet(cfg.space, self.space_kwargs, cfg.gumbel).to(self.device)
+        self.model = self.precision.prepare(
+            Supernet(cfg.space, self.space_kwargs, cfg.gumbel).to(self.device))
         if cfg.mode == "target":
             # θ starts at the maximum-entropy distribution in the middle of the band: from
             # uniform, the band's penalty spent the few θ steps of a short search on reaching
@@ -113,6 +104,7 @@ class Searcher(Trainer):
         # checkpoints from before the 'metric' warm-up started θ at --warmup_epochs
         self.theta_start = ckpt.get("theta_start", self.cfg.warmup_epochs)
         self.trivial = ckpt.get("trivial")
+        self.precision.load_state_dict(ckpt.get("scaler"))
         self.load_position(ckpt, path)
 
     def state(self) -> dict:
@@ -121,7 +113,8 @@ class Searcher(Trainer):
                     w_opt=self.w_opt.state_dict(), t_opt=self.t_opt.state_dict(),
                     w_sched=self.w_sched.state_dict(), gumbel_rng=self.gumbel_gen.get_state(),
                     theta_steps=self.theta_steps, theta_start=self.theta_start,
-                    trivial=self.trivial, tau=self.tau(), lut_metadata=self.lut.metadata)
+                    trivial=self.trivial, tau=self.tau(), lut_metadata=self.lut.metadata,
+                    scaler=self.precision.state_dict())
 
     def tau(self, epoch: int | None = None) -> float:
         """The temperature of ``epoch`` (0-based; default: the current one)."""
@@ -171,12 +164,11 @@ class Searcher(Trainer):
 
     def weight_step(self, batch, tau) -> float | None:
         self.model.sample(tau, self.gumbel_gen)  # one path
-        loss = self.task.loss(self.net, batch)  # through DDP: weight gradients averaged
+        with self.precision.autocast():
+            loss = self.task.loss(self.net, batch)  # through DDP: weight gradients averaged
         value = self.finite(loss, "weight")
         if value is not None:
-            self.w_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.w_opt.step()
+            self.precision.step(loss, self.w_opt)
         self.w_sched.step()  # the schedule follows the step count, skipped steps included
         return value
 
@@ -185,7 +177,8 @@ class Searcher(Trainer):
         ``d loss/d task x d task/dθ`` and the cost term's own path to θ. The task part comes
         from a dense sample (every candidate's output); None for a skipped non-finite step."""
         self.model.sample(tau, self.gumbel_gen, dense=True)
-        task = self.task.theta_loss(self.model, batch)
+        with self.precision.autocast():
+            task = self.task.theta_loss(self.model, batch)
         weights = self.model.policy() if self.cfg.latency == "expected" else None
         cost = self.lut.fixed["value"] + self.model.expected_cost(self.costs, weights)
         task_value = task.detach().requires_grad_()
@@ -195,7 +188,9 @@ class Searcher(Trainer):
         labels, params = zip(*self.model.arch.items())
         d_task, *cost_grads = torch.autograd.grad(loss, (task_value, *params), allow_unused=True,
                                                   retain_graph=True)  # the sample is shared
-        task_grads = torch.autograd.grad(task, params, allow_unused=True)  # no weight gradients
+        task_grads = self.precision.grad(task, params)  # no weight gradients
+        if task_grads is None:
+            return None
         zero = [torch.zeros_like(p) for p in params]
         return ({k: d_task * g if g is not None else z
                  for k, g, z in zip(labels, task_grads, zero)},

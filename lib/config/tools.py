@@ -1,14 +1,14 @@
 """Configuration of the tools that read what a run wrote: export, evaluate, sample, report,
 and of ``prepare_data``. A checkpoint a tool reads is ``--supernet`` when it is a search's and
-``--ckpt`` when it is a trained subnet's; ``--resume`` only continues a run (train, retrain),
-except that export also answers to it, the form NNI's and the reference's users type."""
+``--ckpt`` when it is a trained subnet's; ``--resume`` continues a run (train, retrain), and
+export and evaluate also answer to it (NNI's and the reference's export command uses it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..data import DATASETS
 from ..data.formats import FORMATS
-from .core import option
+from .core import chain_validate, option
 
 CROPS = ("landmarks", "bbox")
 
@@ -32,33 +32,34 @@ def _positive(config, *names: str) -> None:
 
 
 @dataclass
-class ExportConfig:
-    ckpt: str | None = option(None, "subnet checkpoint (or a supernet checkpoint: its argmax "
-                                    "subnet with inherited weights)", aliases=("resume",))
+class ModelOptions:
+    """What the tools that run a trained model share (export, evaluate)."""
+    ckpt: str | None = option(None, "subnet checkpoint (a supernet checkpoint: its argmax subnet "
+                                    "with inherited weights; evaluate also takes an .onnx "
+                                    "file)", aliases=("resume",))
+    threads: int = option(1, "runtime threads (parity runs, ONNX scoring, the latency figure)")
+
+    def validate(self) -> None:
+        _require(self, "ckpt")
+        _positive(self, "threads")
+        chain_validate(super())
+
+
+@dataclass
+class ExportConfig(ModelOptions):
     supernet: str | None = option(None, "accepted for NNI compatibility; the subnet checkpoint "
                                         "already holds its architecture")
     mnn: bool | None = option(None, "also convert and check MNN (default: when MNN is "
                                     "installed)")
-    threads: int = option(1, "threads of the parity runs and their timing")
     out_dir: str = option("output", "writes subnet.onnx, subnet.mnn, export.json here")
-
-    def validate(self) -> None:
-        _require(self, "ckpt")
-        _positive(self, "threads")
 
 
 @dataclass
-class EvaluateConfig:
-    ckpt: str | None = option(None, "subnet checkpoint or .onnx file")
+class EvaluateConfig(ModelOptions):
     dataset: str = option("synthetic", "dataset (as in training)", choices=DATASETS)
     data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
     split: str = option("test", "split to score", choices=("test", "val"))
-    threads: int = option(1, "onnxruntime threads (ONNX files, and the latency figure)")
     out: str = option("output/evaluate.json", "report JSON")
-
-    def validate(self) -> None:
-        _require(self, "ckpt")
-        _positive(self, "threads")
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Shared bench plumbing: import path, machine description, JSON output."""
 import datetime as dt
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lib.atomic import atomic_write_text  # noqa: E402
-from lib.latency import host_cpu, time_relative  # noqa: E402
+from lib.latency import host_cpu, random_choices, time_relative  # noqa: E402
 from lib.latency.build import subnet  # noqa: E402
 from lib.latency.measure import sessions_of  # noqa: E402
 from lib.latency.slots import input_shape_of  # noqa: E402
@@ -29,6 +30,14 @@ def write_result(name: str, result: dict, folder=None) -> Path:
     path = Path(folder or ROOT / "output" / "bench") / f"{name}.json"
     atomic_write_text(path, json.dumps(result, indent=1) + "\n")
     return path
+
+
+def random_latency_quantiles(lut, quantiles, draws: int = 4000, seed: int = 1234) -> list:
+    """The LUT latency of uniformly random architectures at each quantile (4000 draws: the
+    10th-90th percentiles to about ±0.5 %)."""
+    rng = random.Random(seed)
+    sample = sorted(lut.predict(random_choices(lut.slots, rng)) for _ in range(draws))
+    return [sample[int(q * (len(sample) - 1))] for q in quantiles]
 
 
 def time_checkpoints(checkpoints: dict, space: str, kwargs: dict, timing) -> dict:

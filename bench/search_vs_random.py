@@ -164,14 +164,17 @@ def budget_of(lut, arch: dict, space: str, kwargs: dict) -> float:
 
 # what a training's result does not depend on: where it runs and what it is called
 _NOT_RECIPE = {"snapshot", "name", "arch", "supernet", "resume", "auto_resume", "progress",
-               "dev_id", "save_every"}
+               "dev_id", "save_every", "workers"}
+# options newer than some reusable runs, with the value those runs trained with
+_NEWER = {"amp": "off", "channels_last": False}
 
 
 def _training_key(arch: dict, config: dict) -> str:
     return json.dumps({"space": arch["space"],
                        "kwargs": jsonable(full_kwargs(arch["space"], arch["space_kwargs"])),
                        "choices": arch["choices"],
-                       "recipe": {k: v for k, v in config.items() if k not in _NOT_RECIPE}},
+                       "recipe": {k: v for k, v in {**_NEWER, **config}.items()
+                                  if k not in _NOT_RECIPE}},
                       sort_keys=True)
 
 
@@ -189,9 +192,7 @@ class Bench:
         self.task = make_task(self.space, self.kwargs, self.search.dataset, root)
         self.rng = random.Random(1234)  # the target (when not given) and the random draws
         if args.target is None:
-            sample = sorted(self.lut.predict(random_choices(self.lut.slots, self.rng))
-                            for _ in range(4000))
-            args.target = round(sample[len(sample) // 2], 3)
+            args.target = round(_common.random_latency_quantiles(self.lut, [0.5])[0], 3)
         self.baselines = baseline_archs(args, self.space, self.kwargs)
 
     def targets(self) -> list[str]:

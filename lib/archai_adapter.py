@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from .spaces import describe_space, full_kwargs, load_arch, make_arch, save_arch, validate_arch
+from .spaces import (describe_space, full_kwargs, jsonable, load_arch, make_arch, save_arch,
+                     validate_arch)
 from .supernet import build_subnet
 
 log = logging.getLogger(__name__)
@@ -122,9 +123,10 @@ def archai_search_space(space: str, space_kwargs: dict | None = None, seed: int 
         @overrides
         def load_arch(self, file_path: str) -> ArchaiModel:
             arch = load_arch(file_path)
-            if arch["space"] != space:
-                raise ValueError(f"{file_path}: an architecture of {arch['space']}, "
-                                 f"not {space}")
+            found = (arch["space"], jsonable(full_kwargs(arch["space"], arch["space_kwargs"])))
+            if found != (space, jsonable(kwargs)):
+                raise ValueError(f"{file_path}: an architecture of {found}, not of this search "
+                                 f"space {(space, jsonable(kwargs))}")
             return model(arch["choices"])
 
         @overrides
@@ -160,6 +162,9 @@ def partial_training(task, train_set, val_set, steps: int, batch_size: int, lr: 
     initialisation seed and the same batches, so two candidates differ by architecture only."""
     from archai.discrete_search.api import ModelEvaluator
 
+    if len(train_set) < batch_size:
+        raise ValueError(f"partial training: {len(train_set)} training samples, fewer than one "
+                         f"batch of {batch_size}")
     val_loader = torch.utils.data.DataLoader(val_set, batch_size)
 
     class PartialTraining(ModelEvaluator):

@@ -206,8 +206,8 @@ def fit_fixed(calibration: list[dict], linear: bool = True) -> dict:
     if not linear or len(calibration) < 3 or statistics.pvariance(sums) == 0:
         return offset
     scale, value = statistics.linear_regression(sums, measured)
-    # a scale far from 1 is the fit following a few models' noise, not a per-size effect
-    # (fitted: PFLD 0.98 on onnxruntime, 1.00 on MNN; mbv2 1.73; docs/RESULTS.md)
+    # outside [0.5, 2] the fit follows a few models' noise rather than a per-size effect
+    # (fitted so far: PFLD 0.98 on onnxruntime, 1.00 on MNN; mbv2 1.73; docs/RESULTS.md)
     if not 0.5 <= scale <= 2.0:
         log.warning("calibration fit scale %.2f is implausible; using an offset only", scale)
         return offset

@@ -20,8 +20,8 @@ class CheckpointError(ValueError):
 
 
 def rng_state() -> dict:
-    # all three generators: a resumed run continues each stream where the
-    # checkpoint left it, so it draws what the uninterrupted run would have
+    # the three CPU generators: a resumed run continues each stream where the checkpoint
+    # left it (CUDA's generator is not saved: on a GPU the resumed stream differs)
     return {"python": random.getstate(), "numpy": np.random.get_state(),
             "torch": torch.get_rng_state()}
 

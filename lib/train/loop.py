@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 LAST, BEST = "checkpoint_last.pth", "checkpoint_best.pth"
 # flags that may change between a run and its resumption
 RESUMABLE = {"resume", "auto_resume", "progress", "dev_id", "nproc", "save_every",
-             "skip_nonfinite"}
+             "skip_nonfinite", "workers"}
 
 
 class NonFiniteLoss(ValueError):
@@ -57,11 +57,12 @@ class StopSignals:
 
 
 def loader_workers(asked: int | None, processes: int) -> int:
-    """``--workers``, or by default the cores left over: each training process keeps one
-    core (its intra-op threads), the rest loads ahead, at most 4 per process (past that the
-    PFLD step, not the input, sets the pace; bench/input_pipeline.py)."""
+    """``--workers``, or by default the cores left over: each training process on this
+    machine keeps one core (its intra-op threads), the rest loads ahead, at most 4 per
+    process (README: Input pipeline)."""
     if asked is not None:
         return asked
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", processes))  # torchrun: this node's
     spare = (os.cpu_count() or 1) - processes
     return max(0, min(4, spare // processes))
 
@@ -85,8 +86,8 @@ class Trainer:
     def __init__(self, cfg, dist: Dist, out_dir: Path):
         self.cfg, self.dist, self.out_dir = cfg, dist, Path(out_dir)
         self.device = dist.device
-        # the global RNGs, per rank; augmentation and Gumbel noise have their own seeded
-        # streams, so what still draws from these (dropout, should a space add it) is all
+        # the global RNGs, per rank: weight initialisation draws from them; augmentation and
+        # Gumbel noise have their own seeded streams
         seed_everything(cfg.seed + dist.rank)
         self.epoch = self.batch = self.step = self.skipped = 0  # epochs done, batches done
         self.best, self.metrics = None, {}

@@ -41,13 +41,19 @@ class Precision:
     def grad(self, loss: torch.Tensor, params) -> tuple | None:
         """``d loss / d params`` (None where unused), scaled like the weight step's under fp16
         so that the half-precision backward does not underflow; None when the scaled
-        gradients overflowed (the caller skips the step)."""
+        gradients overflowed (the caller skips the step on every rank and calls
+        ``back_off``)."""
         scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
         grads = torch.autograd.grad(loss * scale, params, allow_unused=True)
         grads = tuple(None if g is None else g.float() / scale for g in grads)
         if any(g is not None and not torch.isfinite(g).all() for g in grads):
             return None
         return grads
+
+    def back_off(self) -> None:
+        """Halve the loss scale after an overflow outside the scaler's own step (θ's)."""
+        if self.scaler.is_enabled():
+            self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
 
     def state_dict(self) -> dict:
         return self.scaler.state_dict()

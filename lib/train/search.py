@@ -154,7 +154,8 @@ class Searcher(Trainer):
         # one pass over the θ part per epoch, spread evenly over the weight steps
         n_theta, n_weights, b = len(self.theta), len(self.batches), self.batch
         for _ in range((b + 1) * n_theta // n_weights - b * n_theta // n_weights):
-            theta_batch = [t.to(self.device) for t in next(self.theta_batches)]
+            theta_batch = self.precision.inputs([t.to(self.device)
+                                                 for t in next(self.theta_batches)])
             self.theta_steps += 1
             parts = self.theta_step(theta_batch, tau)
             for name, value in (parts or {}).items():
@@ -189,7 +190,8 @@ class Searcher(Trainer):
         d_task, *cost_grads = torch.autograd.grad(loss, (task_value, *params), allow_unused=True,
                                                   retain_graph=True)  # the sample is shared
         task_grads = self.precision.grad(task, params)  # no weight gradients
-        if task_grads is None:
+        if self.dist.any(task_grads is None):  # fp16 overflow on some rank: all skip
+            self.precision.back_off()
             return None
         zero = [torch.zeros_like(p) for p in params]
         return ({k: d_task * g if g is not None else z

@@ -137,11 +137,11 @@ $(ARCHAI)/.installed: requirements-archai.txt requirements.txt
 VSA := $(ARCHAI)/bin/python bench/vs_archai.py
 vs_archai: $(ARCHAI)/.installed
 	$(VSA) --search_config configs/vs_archai_pfld_search.yaml \
-		--retrain_config configs/vs_random_retrain.yaml
+		--retrain_config configs/vs_archai_retrain.yaml
 
 vs_archai_hourglass: $(ARCHAI)/.installed
 	$(VSA) --search_config configs/vs_archai_hourglass_search.yaml \
-		--retrain_config configs/vs_random_hourglass_retrain.yaml
+		--retrain_config configs/vs_archai_hourglass_retrain.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

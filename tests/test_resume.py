@@ -29,11 +29,11 @@ def faces(tmp_path_factory):
 
 def _flags(faces, snapshot, *extra, workers=0):
     # augmentation on: a resumed run must draw the same augmentations, with any --workers
-    return ["--dev_id", "cpu", "--workers", str(workers), "--data_root", faces, "--snapshot",
-            snapshot, "--space_kwargs", json.dumps(KWARGS), "--num_points", "106", "--img_size",
-            "96", "--lut", "flops", "--epochs", "3", "--warmup_epochs", "1", "--batch_size", "4",
-            "--limit_train", "60", "--limit_val", "8", "--augment", "--seed", "3", "--deterministic", "--tlr", "0.05",
-            "--progress", "false", *extra]
+    return ["--dev_id", "cpu", "--workers", str(workers), "--data_root", faces,
+            "--snapshot", snapshot, "--space_kwargs", json.dumps(KWARGS), "--num_points", "106",
+            "--img_size", "96", "--lut", "flops", "--epochs", "3", "--warmup_epochs", "1",
+            "--batch_size", "4", "--limit_train", "60", "--limit_val", "8", "--augment",
+            "--seed", "3", "--deterministic", "--tlr", "0.05", "--progress", "false", *extra]
 
 
 def _theta(snapshot):

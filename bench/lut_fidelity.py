@@ -81,7 +81,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", help="output folder (default output/bench)")
     args = parser.parse_args()
-    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
+    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).instance_kwargs()
     path = args.lut or find_lut(args.space, kwargs, backend=args.backend)
     table = load_lut(path, args.space, kwargs)
     if table.metadata["backend"] != args.backend:

@@ -123,7 +123,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--no_nni", action="store_true", help="skip NNI's strategies")
     args = parser.parse_args()
-    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
+    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).instance_kwargs()
     task = make_task(args.space, kwargs, "synthetic", None)
     torch.manual_seed(0)
     choices = largest_choices(args.space, kwargs)

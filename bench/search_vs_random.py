@@ -184,7 +184,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.search, self.retrain = configs(args)
-        self.space, self.kwargs = self.search.space, self.search.space_kwargs_full()
+        self.space, self.kwargs = self.search.space, self.search.instance_kwargs()
         root = self.search.data_root
         self.dataset = Path(root).name if root else self.search.dataset
         self.root = _common.ROOT / args.runs_dir / f"{self.space}_{self.dataset}"

@@ -169,7 +169,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tau", type=float, default=3.0)
     args = parser.parse_args()
-    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
+    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).instance_kwargs()
     task = make_task(args.space, kwargs, "synthetic", None)
     torch.manual_seed(0)
     model = Supernet(args.space, kwargs)

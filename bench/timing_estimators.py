@@ -46,7 +46,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", help="output folder (default output/bench)")
     args = parser.parse_args()
-    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).space_kwargs_full()
+    kwargs = SpaceOptions(space=args.space, space_kwargs=args.space_kwargs).instance_kwargs()
     slots = trace_slots(args.space, kwargs)
     rng = random.Random(args.seed)
     shape = input_shape_of(args.space, kwargs)

@@ -93,7 +93,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.search, self.retrain = configs(args)
-        self.space, self.kwargs = self.search.space, self.search.space_kwargs_full()
+        self.space, self.kwargs = self.search.space, self.search.instance_kwargs()
         self.root = _common.ROOT / args.runs_dir / self.space
         self.lut = resolve_lut(self.search.lut, self.space, self.kwargs)
         self.task = make_task(self.space, self.kwargs, self.search.dataset, self.search.data_root)

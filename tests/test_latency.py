@@ -163,7 +163,7 @@ def test_lut_auto_finds_the_shipped_table_of_every_search_config(config):
     """Every search the Makefile runs finds its table by fingerprint, whatever its file is
     called (hourglass_seg's carries its cap in the name)."""
     cfg = parse_config(SearchConfig, ["--config", str(config)])
-    kwargs = cfg.space_kwargs_full()
+    kwargs = cfg.instance_kwargs()
     path = find_lut(cfg.space, kwargs)
     assert path.parent == LUT_DIR and json.loads(path.read_text())["metadata"]["backend"] == "ort"
     assert resolve_lut(cfg.lut, cfg.space, kwargs).metadata["space"] == cfg.space

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     _bootstrap.setup_logging()
     if cfg.import_results:
         return import_results(cfg)
-    kwargs = cfg.space_kwargs_full()
+    kwargs = cfg.instance_kwargs()
     if cfg.kit:
         manifest = export_kit(cfg.kit, cfg.space, kwargs, cfg.threads, cfg.timing(),
                               cfg.calib_archs, cfg.holdout, cfg.seed, cfg.context)

@@ -22,9 +22,12 @@ class SpaceOptions:
                 raise ValueError(f"--{name} must be positive")
         chain_validate(super())
 
-    def space_kwargs_full(self) -> dict:
-        """The space's kwargs with --num_points / --img_size (the space's defaults when not
-        given, so architecture files and LUTs always name them)."""
+    def instance_kwargs(self) -> dict:
+        """The kwargs that name this space instance in LUTs, architecture files and
+        checkpoints: ``--space_kwargs`` with ``--num_points`` / ``--img_size`` (the space's
+        defaults when not given, so every file names them). Not the complete constructor
+        kwargs (``spaces.full_kwargs`` adds the other defaults where a model is built): LUT
+        fingerprints hash these, and the shipped tables were built from them."""
         defaults = space_defaults(self.space)
         kwargs = dict(self.space_kwargs)
         for name in ("num_points", "img_size"):

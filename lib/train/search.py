@@ -38,7 +38,7 @@ class Searcher(Trainer):
 
     def __init__(self, cfg: SearchConfig, dist: Dist):
         super().__init__(cfg, dist, Path(cfg.snapshot) / "supernet")
-        self.space_kwargs = cfg.space_kwargs_full()
+        self.space_kwargs = cfg.instance_kwargs()
         self.lut = resolve_lut(cfg.lut, cfg.space, self.space_kwargs, [cfg.snapshot])
         self.costs = {k: v.to(self.device) for k, v in self.lut.slot_costs().items()}
         self.cost_loss = CostLoss(cfg.mode, cfg.alpha, cfg.beta, self.lut.reference(),

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..data import DataError
+from ..export.onnx_export import OUTPUT_NAMES
 from ..latency import count_macs, time_ort
 from ..latency.measure import ort_sessions
 from ..latency.relative import median_ms
@@ -20,12 +21,14 @@ from .tasks import LandmarkTask, SegmentationTask, make_task
 
 
 def _onnx_runner(path: Path, threads: int, runs: int, dataset, data_root):
-    """(predict, task, info) for an exported graph; the task is read off its output shape:
-    ``[1, 2N]`` landmarks or ``[1, K, S, S]`` class scores."""
+    """(predict, task, info) for an exported graph. The task is the one the export named its
+    output after (``OUTPUT_NAMES``); a graph exported elsewhere is read by its output's
+    shape: ``[1, 2N]`` landmarks, ``[1, K, S, S]`` class scores."""
     graph = onnx.load(str(path))
     dims = lambda value: [d.dim_value for d in value.type.tensor_type.shape.dim]  # noqa: E731
     in_shape, out_shape = dims(graph.graph.input[0]), dims(graph.graph.output[0])
-    if len(out_shape) == 2:
+    named = {name: task for task, name in OUTPUT_NAMES.items()}.get(graph.graph.output[0].name)
+    if named == "landmark" or (named is None and len(out_shape) == 2):
         task = LandmarkTask({"num_points": out_shape[1] // 2, "img_size": in_shape[2]},
                             dataset, data_root)
     else:

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo compare datatang mbv2 hourglass spaces_real vs_random vs_random_datatang \
-	vs_random_hourglass vs_archai vs_archai_hourglass test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
+	vs_random_hourglass vs_archai vs_archai_hourglass input_pipeline test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -142,6 +142,11 @@ vs_archai: $(ARCHAI)/.installed
 vs_archai_hourglass: $(ARCHAI)/.installed
 	$(VSA) --search_config configs/vs_archai_hourglass_search.yaml \
 		--retrain_config configs/vs_archai_hourglass_retrain.yaml
+
+# The input pipeline alone, the PFLD search step alone, and the step fed by the loader, with
+# 0, 1, 2 loader workers, on 20,000 generated faces (bench/input_pipeline.py).
+input_pipeline: $(STAMP)
+	$(BIN)/python bench/input_pipeline.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

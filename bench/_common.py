@@ -32,6 +32,25 @@ def write_result(name: str, result: dict, folder=None) -> Path:
     return path
 
 
+def add_timing_args(parser) -> None:
+    """The drift-proof timing's flags, as the benches that time trained models share them."""
+    from lib.latency import Timing
+
+    parser.add_argument("--runs", type=int, default=Timing.runs,
+                        help="timed runs per model per round")
+    parser.add_argument("--precision", type=float, default=Timing.precision,
+                        help="timing rounds until each median ratio's 95 %% interval is "
+                             "within ± this")
+    parser.add_argument("--max_rounds", type=int, default=Timing.max_rounds,
+                        help="timing rounds at most")
+
+
+def timing_of(args):
+    from lib.latency import Timing
+
+    return Timing(runs=args.runs, precision=args.precision, max_rounds=args.max_rounds)
+
+
 def random_latency_quantiles(lut, quantiles, draws: int = 4000, seed: int = 1234) -> list:
     """The LUT latency of uniformly random architectures at each quantile (4000 draws: the
     10th-90th percentiles to about ±0.5 %)."""

@@ -46,7 +46,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lib.atomic import atomic_write_text
-from lib.latency import Timing, kendall_tau, random_choices, resolve_lut, time_ort
+from lib.latency import kendall_tau, random_choices, resolve_lut, time_ort
 from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
 from lib.config import RetrainConfig, SearchConfig, parse_config, to_dict
@@ -85,13 +85,7 @@ def parse_args():
                         help="space kwargs for the baselines (JSON), e.g. the searched input "
                              "size; a baseline of the searched space and kwargs is priced by "
                              "the LUT and scored one-shot like the others")
-    parser.add_argument("--runs", type=int, default=Timing.runs,
-                        help="timed runs per model per round")
-    parser.add_argument("--precision", type=float, default=Timing.precision,
-                        help="timing rounds until each median ratio's 95 %% interval is "
-                             "within ± this")
-    parser.add_argument("--max_rounds", type=int, default=Timing.max_rounds,
-                        help="timing rounds at most")
+    _common.add_timing_args(parser)
     parser.add_argument("--calib_batches", type=int, default=8,
                         help="batches that re-estimate BatchNorm for a one-shot score")
     parser.add_argument("--noise_seeds", type=int, default=2,
@@ -333,8 +327,7 @@ class Bench:
         """Every distinct trained network in one drift-proof run in this process."""
         checkpoints = {r["arch"]: r["checkpoint"] for r in self.rows.values()
                        if r["init"] == "scratch"}
-        timing = Timing(runs=self.args.runs, precision=self.args.precision,
-                        max_rounds=self.args.max_rounds)
+        timing = _common.timing_of(self.args)
         log.info("timing %d models: %s", len(checkpoints), timing.describe())
         times = _common.time_checkpoints(checkpoints, self.space, self.kwargs, timing)
         for r in self.rows.values():

@@ -48,7 +48,7 @@ from torch.utils.data import DataLoader
 from lib.archai_adapter import (archai_available, archai_search_space, evolution_search,
                                 partial_training)
 from lib.atomic import atomic_write_text
-from lib.latency import Timing, resolve_lut
+from lib.latency import resolve_lut
 from lib.spaces import make_arch, save_arch
 from lib.train import run_retrain, run_search
 from lib.train.device import resolve_device
@@ -81,9 +81,7 @@ def parse_args():
     parser.add_argument("--tolerance", type=float, default=0.05,
                         help="a model is within a budget when its measured latency is at most "
                              "budget x (1 + this)")
-    parser.add_argument("--runs", type=int, default=Timing.runs)
-    parser.add_argument("--precision", type=float, default=Timing.precision)
-    parser.add_argument("--max_rounds", type=int, default=Timing.max_rounds)
+    _common.add_timing_args(parser)
     parser.add_argument("--runs_dir", default="ckpt_save/vs_archai")
     parser.add_argument("--out", default="output/bench")
     return parser.parse_args()
@@ -183,8 +181,7 @@ class Bench:
                                                 runs=0)[self.task.metric]}
 
     def time(self) -> None:
-        timing = Timing(runs=self.args.runs, precision=self.args.precision,
-                        max_rounds=self.args.max_rounds)
+        timing = _common.timing_of(self.args)
         times = _common.time_checkpoints({n: r["checkpoint"] for n, r in self.rows.items()},
                                          self.space, self.kwargs, timing)
         for name, row in self.rows.items():

@@ -1,8 +1,9 @@
-"""Shared bench plumbing: import path, machine description, JSON output."""
+"""Shared bench plumbing: import path, machine description, JSON output, figures."""
 import datetime as dt
 import json
 import random
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,3 +72,20 @@ def time_checkpoints(checkpoints: dict, space: str, kwargs: dict, timing) -> dic
     reference = sessions_of("ort", subnet(space, kwargs), input_shape_of(space, kwargs))
     times, _ = time_relative(models, reference, timing, progress=True)
     return times
+
+
+@contextmanager
+def figure(path, size=(7, 4.5)):
+    """The axes of a new figure, saved to ``path`` (120 dpi) when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # benches run headless
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield ax
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)

@@ -41,14 +41,13 @@ GOALS = {"mape_pct": 5.0, "kendall_tau": 0.9, "within_10pct": 0.95}
 
 
 def plot(path, rows, unit: str) -> None:
-    import matplotlib
+    with _common.figure(path, size=(5, 5)) as ax:
+        _scatter(ax, rows, unit)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def _scatter(ax, rows, unit: str) -> None:
     measured = [r["measured"] for r in rows]
     top = max(max(measured), *(r["fitted"] for r in rows), *(r["offset"] for r in rows)) * 1.05
-    fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, top], [0, top], "k-", lw=0.8, label="exact")
     ax.fill_between([0, top], [0, 0.9 * top], [0, 1.1 * top], color="0.9", label="±10 %")
     ax.scatter(measured, [r["offset"] for r in rows], s=14, marker="x", label="sum + offset")
@@ -56,9 +55,6 @@ def plot(path, rows, unit: str) -> None:
     ax.set(xlabel=f"measured ({unit})", ylabel=f"predicted ({unit})", xlim=(0, top),
            ylim=(0, top))
     ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def main():

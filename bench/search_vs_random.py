@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader
 
 from lib.atomic import atomic_write_text
 from lib.latency import kendall_tau, random_choices, resolve_lut, time_ort
-from lib.spaces import DeployView, full_kwargs, jsonable, load_arch, make_arch, save_arch
+from lib.spaces import DeployView, full_kwargs, load_arch, make_arch, save_arch
 from lib.supernet import build_subnet
 from lib.config import RetrainConfig, SearchConfig, parse_config, to_dict
 from lib.train import run_retrain, run_search
@@ -144,7 +144,7 @@ def baseline_archs(args, space: str, kwargs: dict) -> dict:
 
 def in_space(arch: dict, space: str, kwargs: dict) -> bool:
     return arch["space"] == space and \
-        jsonable(full_kwargs(space, arch["space_kwargs"])) == jsonable(full_kwargs(space, kwargs))
+        full_kwargs(space, arch["space_kwargs"]) == full_kwargs(space, kwargs)
 
 
 def budget_of(lut, arch: dict, space: str, kwargs: dict) -> float:
@@ -165,7 +165,7 @@ _NEWER = {"amp": "off", "channels_last": False}
 
 def _training_key(arch: dict, config: dict) -> str:
     return json.dumps({"space": arch["space"],
-                       "kwargs": jsonable(full_kwargs(arch["space"], arch["space_kwargs"])),
+                       "kwargs": full_kwargs(arch["space"], arch["space_kwargs"]),
                        "choices": arch["choices"],
                        "recipe": {k: v for k, v in {**_NEWER, **config}.items()
                                   if k not in _NOT_RECIPE}},

@@ -187,14 +187,11 @@ class Bench:
         for name, row in self.rows.items():
             row["ms"], row["ms_ci95"] = times[name].ms, list(times[name].ci95)
 
-    def error(self, value: float) -> float:
-        return 1.0 - value if self.task.higher_is_better else value
-
     def summarise(self) -> dict:
         splits = self.task.splits(self.retrain.limit_train, None, 0)
         trivial = self.task.trivial_score(DataLoader(splits["train"], 64),
                                           DataLoader(splits["test"](), 64))
-        reference = (1.1 * max(r["ms"] for r in self.rows.values()), self.error(trivial))
+        reference = (1.1 * max(r["ms"] for r in self.rows.values()), self.task.error(trivial))
         # Budgets are LUT numbers; the machine's speed moves between the table's build and this
         # run, so they are carried into measured ms by the trained models' median ratio.
         scale = statistics.median(r["ms"] / r["predicted"] for r in self.rows.values())
@@ -202,7 +199,7 @@ class Bench:
         for side in ("ours", "archai"):
             names = [name for name, r in self.rows.items() if r["side"] == side]
             rows = [self.rows[name] for name in names]
-            points = [(r["ms"], self.error(r["test"])) for r in rows]
+            points = [(r["ms"], self.task.error(r["test"])) for r in rows]
             best = {}
             for budget in self.budgets:
                 within = [r["test"] for r in rows
@@ -264,26 +261,18 @@ def table(result: dict) -> str:
 
 
 def plot(path, result: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for side, style in (("ours", dict(c="tab:red", marker="*", s=120)),
-                        ("archai", dict(c="tab:blue", marker="s", s=50))):
-        rows = [r for r in result["rows"].values() if r["side"] == side]
-        ax.scatter([r["ms"] for r in rows], [r["test"] for r in rows], label=side, **style)
-    for budget in result["budgets_ms"]:
-        ax.axvline(budget, color="0.7", ls="--", lw=0.8)
-    ax.set(xlabel="measured latency, ms (onnxruntime, 1 thread)",
-           ylabel=f"test {result['metric']}, trained from scratch",
-           title=f"{result['space']}: the same search wall-clock")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with _common.figure(path) as ax:
+        for side, style in (("ours", dict(c="tab:red", marker="*", s=120)),
+                            ("archai", dict(c="tab:blue", marker="s", s=50))):
+            rows = [r for r in result["rows"].values() if r["side"] == side]
+            ax.scatter([r["ms"] for r in rows], [r["test"] for r in rows], label=side, **style)
+        for budget in result["budgets_ms"]:
+            ax.axvline(budget, color="0.7", ls="--", lw=0.8)
+        ax.set(xlabel="measured latency, ms (onnxruntime, 1 thread)",
+               ylabel=f"test {result['metric']}, trained from scratch",
+               title=f"{result['space']}: the same search wall-clock")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
 
 
 def main():

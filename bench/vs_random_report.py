@@ -110,12 +110,11 @@ def table(result: dict, metric: str) -> str:
 
 
 def plot(path: Path, rows: dict, task, target: float) -> None:
-    import matplotlib
+    with _common.figure(path) as ax:
+        _scatter(ax, rows, task, target)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+def _scatter(ax, rows: dict, task, target: float) -> None:
     styles = {"random": dict(c="0.6", marker="o", label="random (matched LUT latency)"),
               "target": dict(c="tab:red", marker="*", s=120, label=f"searched, target {target:g}"),
               "mul": dict(c="tab:orange", marker="P", s=80, label="searched, mul"),
@@ -138,6 +137,3 @@ def plot(path: Path, rows: dict, task, target: float) -> None:
            ylabel=f"test {task.metric}, trained")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

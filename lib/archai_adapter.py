@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from .spaces import (describe_space, full_kwargs, jsonable, load_arch, make_arch, save_arch,
+from .spaces import (describe_space, full_kwargs, load_arch, make_arch, save_arch,
                      validate_arch)
 from .supernet import build_subnet
 
@@ -122,11 +122,11 @@ def archai_search_space(space: str, space_kwargs: dict | None = None, seed: int 
 
         @overrides
         def load_arch(self, file_path: str) -> ArchaiModel:
-            arch = load_arch(file_path)
-            found = (arch["space"], jsonable(full_kwargs(arch["space"], arch["space_kwargs"])))
-            if found != (space, jsonable(kwargs)):
+            arch = load_arch(file_path)  # canonical kwargs, like ``kwargs``
+            found = (arch["space"], arch["space_kwargs"])
+            if found != (space, kwargs):
                 raise ValueError(f"{file_path}: an architecture of {found}, not of this search "
-                                 f"space {(space, jsonable(kwargs))}")
+                                 f"space {(space, kwargs)}")
             return model(arch["choices"])
 
         @overrides

@@ -9,7 +9,7 @@ from lib.archai_adapter import (archai_available, candidates_of, crossover_choic
                                 mutate_choices, sample_choices)
 from lib.data import ensure_synthetic
 from lib.latency import resolve_lut
-from lib.spaces import full_kwargs, get_space, jsonable, load_arch, validate_arch
+from lib.spaces import full_kwargs, get_space, load_arch, validate_arch
 
 needs_archai = pytest.mark.skipif(not archai_available(),
                                   reason="archai is optional: pip install -r "
@@ -44,7 +44,7 @@ def test_archai_samples_mutates_and_crosses_over_valid_architecture_files(space,
         search_space.save_arch(model, str(tmp_path / f"m{i}"))
         arch = load_arch(tmp_path / f"m{i}.json")  # strict: every slot, known candidates
         assert arch == validate_arch(model.arch)
-        assert arch["space_kwargs"] == jsonable(full_kwargs(name, kwargs))
+        assert arch["space_kwargs"] == full_kwargs(name, kwargs)
         assert search_space.load_arch(tmp_path / f"m{i}.json").archid == model.archid
     assert all(c.archid != p.archid for c, p in zip(children, parents))
 

@@ -11,7 +11,8 @@ from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, ch
 from lib.latency.build import fit_fixed, in_context
 from lib.latency.lut_file import LUT_DIR
 from lib.latency.relative import Timing, time_relative
-from lib.spaces import DeployView, FixedChooser, create_space, get_space
+from lib.latency.slots import fingerprint
+from lib.spaces import DeployView, FixedChooser, create_space, full_kwargs, get_space
 from lib.supernet import Supernet
 from lib.config import SearchConfig, parse_config
 from tests.conftest import ROOT
@@ -386,3 +387,13 @@ def test_torch_timing_sets_the_thread_count_per_session_not_per_call(monkeypatch
         assert calls == [1]
     finally:
         real(before)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"num_points": 106}, {"img_size": 112, "num_points": 106},
+                                    full_kwargs("pfld_fbnet")],
+                         ids=["none", "some", "flags", "all"])
+def test_one_instance_has_one_fingerprint_however_its_kwargs_are_spelled(kwargs):
+    """Defaults left out or written out name the same model: the same table must match it
+    (NNI's and Archai's architecture files write every kwarg, the CLI only the given ones)."""
+    assert find_lut("pfld_fbnet", kwargs) == default_lut_path("pfld_fbnet", 112)
+    assert fingerprint("pfld_fbnet", kwargs, {}) == fingerprint("pfld_fbnet", {}, {})

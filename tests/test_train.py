@@ -4,9 +4,11 @@ import pytest
 import torch
 
 from lib.data import ensure_synthetic
-from lib.config import SearchConfig, parse_config
+from lib.config import RetrainConfig, SearchConfig, parse_config
 from lib.latency import build_lut, save_lut
-from lib.spaces import get_space
+from lib.spaces import get_space, make_arch, save_arch, space_defaults
+from lib.supernet import Supernet
+from lib.train.retrain import resolve_arch
 from lib.train import CheckpointError, load_checkpoint, pfld_loss, run_search, save_checkpoint
 from tests.conftest import ROOT, run_tool
 
@@ -129,3 +131,19 @@ def test_every_tool_prints_its_help(tool):
     run = run_tool(tool, "--help", timeout=60)
     assert run.returncode == 0, run.stderr
     assert "usage:" in run.stdout
+
+
+def test_an_architecture_inherits_from_its_supernet_however_its_kwargs_are_spelled(tmp_path):
+    """A search checkpoint names its space by the given kwargs; an architecture file from NNI
+    or Archai writes every kwarg. The same instance must inherit, not be refused."""
+    supernet = Supernet("pfld_fbnet", TINY)
+    save_checkpoint(tmp_path / "search.pth", kind="supernet", space="pfld_fbnet",
+                    space_kwargs=TINY, gumbel="hard", model=supernet.state_dict(),
+                    arch=supernet.derived_arch())
+    arch = make_arch("pfld_fbnet", {**space_defaults("pfld_fbnet"), **TINY}, supernet.derive())
+    save_arch(arch, tmp_path / "arch.json")
+    cfg = parse_config(RetrainConfig, ["--supernet", str(tmp_path / "search.pth"),
+                                       "--arch", str(tmp_path / "arch.json")])
+    resolved, model = resolve_arch(cfg)
+    assert resolved["choices"] == arch["choices"]
+    assert model.eval()(torch.zeros(1, 3, TINY["img_size"], TINY["img_size"]))[0].shape[0] == 1

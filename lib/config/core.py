@@ -153,6 +153,6 @@ def save_config(config, path) -> None:
     """The resolved configuration as YAML beside what a tool wrote: ``--config`` takes it
     back and repeats the run."""
     from ..atomic import atomic_write_text
-    from ..spaces.arch import jsonable
+    from ..spaces import jsonable
 
     atomic_write_text(Path(path), yaml.safe_dump(jsonable(to_dict(config)), sort_keys=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..spaces import list_spaces, space_defaults
+from ..spaces import full_kwargs, list_spaces, space_defaults
 from .core import chain_validate, option
 
 
@@ -23,16 +23,14 @@ class SpaceOptions:
         chain_validate(super())
 
     def instance_kwargs(self) -> dict:
-        """The kwargs that name this space instance in LUTs, architecture files and
-        checkpoints: ``--space_kwargs`` with ``--num_points`` / ``--img_size`` (the space's
-        defaults when not given, so every file names them). Not the complete constructor
-        kwargs (``spaces.full_kwargs`` adds the other defaults where a model is built): LUT
-        fingerprints hash these, and the shipped tables were built from them."""
+        """The space instance these flags name, in the canonical form (``full_kwargs``):
+        ``--space_kwargs`` with ``--num_points`` / ``--img_size`` over the space's defaults."""
         defaults = space_defaults(self.space)
         kwargs = dict(self.space_kwargs)
         for name in ("num_points", "img_size"):
-            if name in defaults:
-                kwargs[name] = getattr(self, name) or kwargs.get(name, defaults[name])
-            elif getattr(self, name) is not None:
+            if getattr(self, name) is None:
+                continue
+            if name not in defaults:
                 raise ValueError(f"space {self.space} has no --{name}")
-        return kwargs
+            kwargs[name] = getattr(self, name)
+        return full_kwargs(self.space, kwargs)

@@ -11,8 +11,8 @@ from dataclasses import asdict
 import torch
 from tqdm import tqdm
 
-from ..spaces import DeployView, FirstChooser, FixedChooser, Slot, create_space
-from ..spaces.arch import jsonable
+from ..spaces import (DeployView, FirstChooser, FixedChooser, Slot, create_space,
+                      full_kwargs)
 from .counting import count_macs
 from .lut_file import FORMAT
 from .measure import BACKENDS, backend_version, sessions_of
@@ -100,8 +100,8 @@ def plan(space: str, space_kwargs: dict, calib_archs: int = 10, seed: int = 0,
 def assemble(space: str, space_kwargs: dict, needed: dict, values: dict, header: dict,
              linear: bool = True) -> dict:
     """The LUT from the measured ``values`` (id -> ms or MMAC) of the models ``needed`` lists
-    (:func:`plan`): the entries (moved into context when it has swaps; the reference network's time is
-    ``header["reference"]["ms"]``), and the fixed part fitted on the calibration models.
+    (:func:`plan`): the entries (moved into context when it has swaps; the reference network's
+    time is ``header["reference"]["ms"]``), and the fixed part fitted on the calibration models.
     ``header``: how it was measured (backend, version, threads, unit, statistic, ...)."""
     slots = trace_slots(space, space_kwargs)
     entries = {key: {"value": values[name], **needed["blocks"][name]}
@@ -115,7 +115,7 @@ def assemble(space: str, space_kwargs: dict, needed: dict, values: dict, header:
     calibration = [{"choices": c["choices"], "measured": values[c["id"]],
                     "sum_entries": table.sum_entries(c["choices"])} for c in needed["calibration"]]
     metadata = {
-        "space": space, "space_kwargs": jsonable(space_kwargs),
+        "space": space, "space_kwargs": full_kwargs(space, space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, slots),
         "input_shape": input_shape_of(space, space_kwargs), "batch": 1, "dtype": "float32",
         **header,

@@ -29,13 +29,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..atomic import atomic_write_text
-from ..spaces.arch import jsonable
+from ..spaces import full_kwargs
 from .build import assemble, plan, subnet
 from .lut_file import check_lut
 from .measure import backend_version, export_onnx_bytes
 from .ranking import prediction_scores
 from .relative import Timing
-from .slots import fingerprint, input_shape_of, trace_slots
+from .slots import fingerprint, input_shape_of, names_instance, trace_slots
 
 # the manifest's layout version; a kit of another version is refused, never half-read
 KIT_FORMAT = 1
@@ -111,7 +111,7 @@ def _write_kit(staging: Path, space, space_kwargs, threads, timing, needed, mode
                             .encode()).hexdigest()[:16]
     manifest = {
         "format": KIT_FORMAT, "kit": kit_id, "space": space,
-        "space_kwargs": jsonable(space_kwargs),
+        "space_kwargs": full_kwargs(space, space_kwargs),
         "fingerprint": fingerprint(space, space_kwargs, trace_slots(space, space_kwargs)),
         "threads": threads, "dtype": "float32",
         # benchmark.out's precision argument: 0 (Normal) keeps fp32 on the CPU; its default
@@ -221,11 +221,11 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
     folder = Path(folder)
     manifest = read_manifest(folder)
     space, kwargs = manifest["space"], manifest["space_kwargs"]
-    here = fingerprint(space, kwargs, trace_slots(space, kwargs))
-    if manifest["fingerprint"] != here:
+    slots = trace_slots(space, kwargs)
+    if not names_instance(manifest, space, kwargs, slots):
         raise KitError(f"{folder / MANIFEST}: the kit was exported for fingerprint "
-                       f"{manifest['fingerprint']}, the space is {here} in this code; export "
-                       f"a new kit")
+                       f"{manifest['fingerprint']}, the space is "
+                       f"{fingerprint(space, kwargs, slots)} in this code; export a new kit")
     values, how = read_results(results_path, manifest, int8)
     for name, want in (("threads", manifest["threads"]), ("dtype", manifest["dtype"])):
         # a warning, not an error: a device run at other settings is

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from ..atomic import atomic_write_text
-from ..spaces.arch import jsonable
-from .slots import fingerprint, op_slots, slot_entries, trace_slots
+from ..spaces import full_kwargs, jsonable
+from .slots import fingerprint, names_instance, op_slots, slot_entries, trace_slots
 from .table import LatencyTable
 
 # the JSON layout's version: check_lut refuses a table
@@ -45,11 +45,11 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
         problems.append(f"format {lut.get('format')!r}, expected {FORMAT}")
     if meta.get("space") != space:
         problems.append(f"built for space {meta.get('space')!r}, not {space!r}")
-    expected = fingerprint(space, space_kwargs, slots)
-    if meta.get("fingerprint") != expected:
+    if not names_instance(meta, space, space_kwargs, slots):
+        expected = fingerprint(space, space_kwargs, slots)
         problems.append(f"fingerprint {meta.get('fingerprint')!r} != space's {expected!r} "
                         f"(LUT kwargs {meta.get('space_kwargs')}, space kwargs "
-                        f"{jsonable(space_kwargs)})")
+                        f"{full_kwargs(space, space_kwargs)})")
     entries = lut.get("entries", {})
     missing = [key for label, info in op_slots(slots).items()
                for *_, key in slot_entries(label, info, slots) if key not in entries]
@@ -81,7 +81,7 @@ def find_lut(space: str, space_kwargs: dict, folders=(), backend: str = "ort",
     """The table for this space instance: the LUT in ``lut/`` (then in ``folders``) whose
     fingerprint matches it, preferring ``backend`` with ``threads``. File names are not
     trusted: two instances of a space at one image size share a default name."""
-    want = fingerprint(space, space_kwargs, trace_slots(space, space_kwargs))
+    slots = trace_slots(space, space_kwargs)
     matches, others = [], []
     for folder in (LUT_DIR, *map(Path, folders)):
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
@@ -89,7 +89,7 @@ def find_lut(space: str, space_kwargs: dict, folders=(), backend: str = "ort",
                 meta = json.loads(path.read_text()).get("metadata", {})
             except (OSError, ValueError, AttributeError):
                 continue  # not a LUT
-            if meta.get("fingerprint") == want:
+            if names_instance(meta, space, space_kwargs, slots):
                 matches.append((meta.get("backend") != backend, meta.get("threads") != threads,
                                 path))
             elif meta.get("space"):

@@ -8,8 +8,7 @@ import random
 
 import torch
 
-from ..spaces import FirstChooser, create_space, full_kwargs
-from ..spaces.arch import jsonable
+from ..spaces import FirstChooser, create_space, full_kwargs, jsonable
 from ..spaces.widths import grids
 
 
@@ -75,12 +74,27 @@ def slot_entries(label: str, info: dict, slots: dict):
                                                  cout if searched(info) else None)
 
 
-def fingerprint(space: str, space_kwargs: dict, slots: dict) -> str:
-    # sort_keys: the same space instance gives the same hash in every process; the traced slots
-    # make a table stale when a block's shapes or candidates change, even under unchanged kwargs
-    blob = json.dumps({"space": space, "kwargs": jsonable(space_kwargs), "slots": slots},
-                      sort_keys=True)
+def fingerprint(space: str, space_kwargs: dict, slots: dict, canonical: bool = True) -> str:
+    # the canonical kwargs and sort_keys: one space instance, one hash, in every process and
+    # however its kwargs were spelled; the traced slots make a table stale when a block's
+    # shapes or candidates change, even under unchanged kwargs. canonical=False: the hash of
+    # the kwargs as given, which tables and kits built before 2026-12-02 carry
+    kwargs = full_kwargs(space, space_kwargs) if canonical else jsonable(space_kwargs)
+    blob = json.dumps({"space": space, "kwargs": kwargs, "slots": slots}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def names_instance(meta: dict, space: str, space_kwargs: dict, slots: dict) -> bool:
+    """Whether a table's or kit's metadata (``space``, ``space_kwargs``, ``fingerprint``)
+    names this space instance as traced now (``slots``). Older files hashed the kwargs they
+    stored, as given: they still match when those kwargs are this instance's, so a table
+    timed on a phone need not be timed again."""
+    if meta.get("fingerprint") == fingerprint(space, space_kwargs, slots):
+        return True
+    stored = meta.get("space_kwargs") or {}
+    return meta.get("space") == space and \
+        full_kwargs(space, stored) == full_kwargs(space, space_kwargs) and \
+        meta.get("fingerprint") == fingerprint(space, stored, slots, canonical=False)
 
 
 def entry_key(label: str, op: str, in_shape, out_ch: int | None = None) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_text
 from .choosers import FirstChooser
-from .registry import create_space, get_space
+from .registry import create_space, full_kwargs, get_space
 
 
 def describe_space(space: str, space_kwargs: dict | None = None):
@@ -36,11 +36,13 @@ def validate_arch(arch: dict, source: str = "architecture") -> dict:
                  if label in slots and op not in slots[label].candidates]
     if problems:
         raise ValueError(f"{source}: invalid architecture:\n  " + "\n  ".join(problems))
-    return arch
+    # files written before the canonical form name only the kwargs they were given
+    return {**arch, "space_kwargs": full_kwargs(arch["space"], arch.get("space_kwargs"))}
 
 
 def make_arch(space: str, space_kwargs: dict, choices: dict, **meta) -> dict:
-    arch = {"space": space, "space_kwargs": jsonable(space_kwargs), "choices": dict(choices)}
+    arch = {"space": space, "space_kwargs": full_kwargs(space, space_kwargs),
+            "choices": dict(choices)}
     if meta:
         arch["meta"] = meta
     return arch
@@ -58,11 +60,3 @@ def load_arch(path) -> dict:
         raise ValueError(f"{path}: cannot read architecture file: {exc}") from exc
     return validate_arch(arch, str(path))
 
-
-def jsonable(value):
-    """Tuples -> lists so kwargs survive a JSON round trip unchanged."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value

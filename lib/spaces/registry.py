@@ -51,8 +51,20 @@ def space_defaults(name: str) -> dict:
 
 
 def full_kwargs(name: str, kwargs: dict | None = None) -> dict:
-    """A space instance's complete constructor kwargs: its defaults overridden by ``kwargs``."""
-    return {**space_defaults(name), **(kwargs or {})}
+    """The one canonical form of a space instance's kwargs: every constructor kwarg (its
+    defaults overridden by ``kwargs``), JSON-typed. Architecture files, checkpoints, LUT
+    metadata and fingerprints all name an instance by it, so a model is the same instance
+    whether its kwargs were given in full (NNI's, Archai's files) or only in part (the CLI)."""
+    return jsonable({**space_defaults(name), **(kwargs or {})})
+
+
+def jsonable(value):
+    """Tuples -> lists so kwargs survive a JSON round trip unchanged."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
 
 
 def list_spaces() -> list[str]:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..spaces import create_space, jsonable, make_arch
+from ..spaces import create_space, full_kwargs, make_arch
 from ..spaces.widths import candidate_channels, grids, interp_weights
 from ..latency.table import slot_cost
 from .mixed_op import MixedOp, SupernetChooser
@@ -35,7 +35,7 @@ class Supernet(nn.Module):
         if gumbel not in GUMBEL_MODES:
             raise ValueError(f"gumbel mode must be one of {GUMBEL_MODES}, got {gumbel!r}")
         self.space = space
-        self.space_kwargs = jsonable(dict(space_kwargs or {}))  # as stored in JSON/checkpoints
+        self.space_kwargs = full_kwargs(space, space_kwargs)  # the canonical form files store
         self.gumbel = gumbel
         chooser = SupernetChooser()
         self.net = create_space(space, chooser, **self.space_kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..config import RetrainConfig
-from ..spaces import jsonable, load_arch, validate_arch
+from ..spaces import load_arch, validate_arch
 from ..supernet import build_subnet, inherited_subnet
 from .batches import Batches, shard_loader
 from .checkpoint import CheckpointError, load_checkpoint
@@ -26,17 +26,16 @@ def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
     supernet = ckpt = None
     if cfg.supernet:
         supernet, ckpt = supernet_from_checkpoint(cfg.supernet)
-    arch = load_arch(cfg.arch) if cfg.arch else ckpt["arch"]
+    arch = load_arch(cfg.arch) if cfg.arch else validate_arch(ckpt["arch"], str(cfg.supernet))
     if cfg.space_kwargs:
         arch = validate_arch({**arch, "space_kwargs": {**arch.get("space_kwargs", {}),
                                                        **cfg.space_kwargs}}, str(cfg.arch))
     if cfg.from_scratch:
         return arch, build_subnet(arch)
-    same = (arch["space"], jsonable(arch.get("space_kwargs", {}))) == \
-        (ckpt["space"], jsonable(ckpt["space_kwargs"]))
-    if not same:
-        raise CheckpointError(f"{cfg.supernet}: supernet is {ckpt['space']} "
-                              f"{ckpt['space_kwargs']}, the architecture is "
+    # both canonical (validate_arch, Supernet): equal kwargs are the same instance
+    if (arch["space"], arch["space_kwargs"]) != (supernet.space, supernet.space_kwargs):
+        raise CheckpointError(f"{cfg.supernet}: supernet is {supernet.space} "
+                              f"{supernet.space_kwargs}, the architecture is "
                               f"{arch['space']} {arch.get('space_kwargs')}")
     model = inherited_subnet(supernet, arch)
     log.info("inherited weights from %s", cfg.supernet)

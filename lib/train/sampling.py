@@ -38,9 +38,9 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
                    progress: bool = True) -> list[dict]:
     supernet, ckpt = supernet_from_checkpoint(supernet_ckpt)
     cfg = ckpt["config"]
-    kwargs = ckpt["space_kwargs"]
-    lut = resolve_lut(cfg["lut"], ckpt["space"], kwargs)
-    task = make_task(ckpt["space"], kwargs, cfg["dataset"], data_root or cfg["data_root"])
+    lut = resolve_lut(cfg["lut"], supernet.space, supernet.space_kwargs)
+    task = make_task(supernet.space, supernet.space_kwargs, cfg["dataset"],
+                     data_root or cfg["data_root"])
     splits = task.splits(None, limit_val, seed)
     gen = torch.Generator().manual_seed(seed)
     calib = DataLoader(splits["train"], batch_size, shuffle=True, generator=gen)
@@ -50,7 +50,7 @@ def sample_subnets(supernet_ckpt, num: int = 8, seed: int = 0, calib_batches: in
     unique = list({json.dumps(c, sort_keys=True): c for c in candidates}.values())
     rows = []
     for index, choices in enumerate(tqdm(unique, desc="score subnets", disable=not progress)):
-        arch = {"space": ckpt["space"], "space_kwargs": kwargs, "choices": choices}
+        arch = supernet.derived_arch(choices)
         score, model = one_shot_score(supernet, arch, task, calib, val, calib_batches)
         macs, _ = count_macs(DeployView(model), [1, 3, task.img_size, task.img_size])
         rows.append({"arch_id": "argmax" if index == 0 else f"sample{index}",

@@ -20,7 +20,7 @@ import torch
 
 from ..config import SearchConfig
 from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, kendall_tau, resolve_lut
-from ..spaces import save_arch
+from ..spaces import full_kwargs, save_arch
 from ..supernet import Supernet, temperature
 from .batches import Batches, shard_loader, split_theta
 from .checkpoint import load_checkpoint
@@ -87,6 +87,8 @@ class Searcher(Trainer):
                  len(splits["val"]), self.lut.metadata.get("backend"), self.lut.unit)
 
     def restore(self, ckpt: dict, path) -> None:
+        # checkpoints written before the canonical form hold only the kwargs they were given
+        ckpt["space_kwargs"] = full_kwargs(ckpt["space"], ckpt["space_kwargs"])
         self.check_config(ckpt, path, space=self.cfg.space,
                           space_kwargs=self.model.space_kwargs, gumbel=self.cfg.gumbel)
         identity = lambda meta: (meta.get("backend"), meta.get("fingerprint"),  # noqa: E731

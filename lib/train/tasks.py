@@ -43,11 +43,14 @@ class Task:
         predict = self.trivial_predictor(train_batches, reduce or _local)
         return self.score(predict, val_loader, reduce=reduce)[self.metric]
 
+    def error(self, score: float) -> float:
+        """The metric as an error, lower better: the metric, or 1 - the metric when higher is
+        better (both metrics are fractions)."""
+        return 1.0 - score if self.higher_is_better else score
+
     def clearly_better(self, score: float, trivial: float, margin: float) -> bool:
-        """``score``'s error is at most (1 - margin) x the trivial predictor's (the error is
-        the metric, or 1 - the metric when higher is better)."""
-        error = (lambda v: 1.0 - v) if self.higher_is_better else (lambda v: v)
-        return error(score) <= (1.0 - margin) * error(trivial)
+        """``score``'s error is at most (1 - margin) x the trivial predictor's."""
+        return self.error(score) <= (1.0 - margin) * self.error(trivial)
 
     @torch.no_grad()
     def evaluate(self, model, loader, device, reduce=None, detailed: bool = False) -> dict:

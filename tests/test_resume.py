@@ -156,10 +156,10 @@ def _nan_on_call(n):
 
 
 def _small_search(faces, tmp_path, **overrides):
-    return SearchConfig(dev_id="cpu", data_root=str(faces), snapshot=str(tmp_path),
-                        space_kwargs=KWARGS, num_points=106, img_size=96, lut="flops", epochs=2,
-                        warmup_epochs=1, batch_size=8, limit_train=40, limit_val=8,
-                        progress=False, **overrides)
+    return SearchConfig(**{**dict(dev_id="cpu", data_root=str(faces), snapshot=str(tmp_path),
+                                  space_kwargs=KWARGS, num_points=106, img_size=96, lut="flops",
+                                  epochs=2, warmup_epochs=1, batch_size=8, limit_train=40,
+                                  limit_val=8, progress=False), **overrides})
 
 
 def test_nonfinite_loss_stops_naming_the_step(faces, tmp_path, monkeypatch):
@@ -175,3 +175,19 @@ def test_skip_nonfinite_skips_and_counts(faces, tmp_path, monkeypatch):
     ckpt = load_checkpoint(result.out_dir / "checkpoint_last.pth", kind="supernet")
     assert ckpt["nonfinite_skipped"] == 1 and ckpt["epoch"] == 2
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+
+def test_resuming_a_checkpoint_with_unkeyed_augmentation_warns(faces, tmp_path, caplog):
+    """Checkpoints from before augmentation was keyed by (pass, index) drew it from one stream
+    per process: resuming one cannot repeat the original run's batches, and says so."""
+    first = run_search(_small_search(faces, tmp_path / "first", epochs=1, augment=True))
+    path = first.out_dir / "checkpoint_last.pth"
+    with caplog.at_level("WARNING"):
+        run_search(_small_search(faces, tmp_path / "now", augment=True, resume=str(path)))
+    assert "augments its batches differently" not in caplog.text
+    ckpt = load_checkpoint(path, kind="supernet")
+    ckpt.pop("draws", None)  # as written before the mark
+    torch.save(ckpt, path)
+    with caplog.at_level("WARNING"):
+        run_search(_small_search(faces, tmp_path / "old", augment=True, resume=str(path)))
+    assert "augments its batches differently" in caplog.text

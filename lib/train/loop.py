@@ -24,6 +24,9 @@ LAST, BEST = "checkpoint_last.pth", "checkpoint_best.pth"
 # flags that may change between a run and its resumption
 RESUMABLE = {"resume", "auto_resume", "progress", "dev_id", "nproc", "save_every",
              "skip_nonfinite", "workers"}
+# how the batches' augmentation is drawn: from (seed, pass, index) alone (lib/data/augment.py).
+# Checkpoints without this mark drew it from one stream per process; resuming one draws anew.
+DRAWS = "keyed by (seed, pass, index)"
 
 
 class NonFiniteLoss(ValueError):
@@ -142,6 +145,10 @@ class Trainer:
         self.epoch, self.batch, self.step = ckpt["epoch"], ckpt.get("batch", 0), ckpt["step"]
         self.best, self.metrics = ckpt.get("best"), ckpt.get("metrics", {})
         self.skipped = ckpt.get("nonfinite_skipped", 0)
+        if self.cfg.augment and ckpt.get("draws") != DRAWS:
+            log.warning("%s was written before augmentation was keyed by (pass, index): this "
+                        "resume augments its batches differently from the run that wrote it",
+                        path)
         states = ckpt.get("rng_ranks") or [ckpt["rng"]]
         if len(states) == self.dist.world:
             set_rng_state(states[self.dist.rank])
@@ -160,7 +167,8 @@ class Trainer:
         if self.dist.main:
             payload = dict(kind=self.kind, epoch=self.epoch, batch=self.batch, step=self.step,
                            best=self.best, metrics=self.metrics, nonfinite_skipped=self.skipped,
-                           world=self.dist.world, rng_ranks=states, config=to_dict(self.cfg),
+                           world=self.dist.world, rng_ranks=states, draws=DRAWS,
+                           config=to_dict(self.cfg),
                            **self.state())
             for name in names:
                 save_checkpoint(self.out_dir / name, **payload)

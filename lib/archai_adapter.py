@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from .spaces import (describe_space, full_kwargs, load_arch, make_arch, save_arch,
-                     validate_arch)
+                     short_kwargs, validate_arch)
 from .supernet import build_subnet
 
 log = logging.getLogger(__name__)
@@ -123,10 +123,10 @@ def archai_search_space(space: str, space_kwargs: dict | None = None, seed: int 
         @overrides
         def load_arch(self, file_path: str) -> ArchaiModel:
             arch = load_arch(file_path)  # canonical kwargs, like ``kwargs``
-            found = (arch["space"], arch["space_kwargs"])
-            if found != (space, kwargs):
-                raise ValueError(f"{file_path}: an architecture of {found}, not of this search "
-                                 f"space {(space, kwargs)}")
+            if (arch["space"], arch["space_kwargs"]) != (space, kwargs):
+                raise ValueError(f"{file_path}: an architecture of {arch['space']} "
+                                 f"{short_kwargs(arch['space'], arch['space_kwargs'])}, not of "
+                                 f"this search space {space} {short_kwargs(space, kwargs)}")
             return model(arch["choices"])
 
         @overrides

@@ -9,6 +9,7 @@ from lib.spaces import get_space, make_arch, save_arch
 from lib.config import SearchConfig
 from lib.train import load_checkpoint, run_search
 from lib.train.distributed import distributed, launch, requested_world
+from lib.train.precision import Precision
 from lib.train.sync_bn import convert_batchnorm
 from tests.conftest import run_tool
 
@@ -113,3 +114,31 @@ def test_a_worker_error_is_reported_once_without_tracebacks(tmp_path):
     assert run.stderr.count(f"error: [rank 0] {tmp_path / 'missing'}: data root not found") == 1
     assert "exited with code 1 (the cause is above)" in run.stderr
     assert "Traceback" not in run.stderr and "rank 1" not in run.stderr
+
+
+def _search_overflowing_on_rank_1(cfg):
+    """run_search in which rank 1's first θ gradient overflows, as fp16's can: the backward
+    runs (with its SyncBatchNorm collectives) and ``grad`` then answers None; returns the
+    result and how many θ gradients this rank took."""
+    original, calls = Precision.grad, []
+
+    def grad(self, loss, params):
+        grads = original(self, loss, params)
+        calls.append(1)
+        return None if torch.distributed.get_rank() == 1 and len(calls) == 1 else grads
+
+    Precision.grad = grad
+    return run_search(cfg), len(calls)
+
+
+def test_a_theta_overflow_on_one_rank_skips_the_step_on_every_rank(faces, tmp_path):
+    """Skipping alone would leave the other rank waiting in the θ gradients' all-reduce (or
+    pair it with the wrong step): every rank skips, and θ stays identical across ranks."""
+    ranks = launch(_search_overflowing_on_rank_1, _config(faces, tmp_path, 4, 2), 2)
+    (first, calls), (second, calls_1) = ranks[0], ranks[1]
+    assert calls == calls_1 > 1
+    for label, logits in first.theta.items():
+        assert torch.equal(logits, second.theta[label])
+    ckpt = load_checkpoint(tmp_path / "supernet" / "checkpoint_last.pth", kind="supernet")
+    steps = {float(state["step"]) for state in ckpt["t_opt"]["state"].values()}
+    assert steps == {ckpt["theta_steps"] - 1.0}  # one θ step skipped, counted once

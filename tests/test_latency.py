@@ -7,7 +7,7 @@ import torch
 
 from lib.latency import (CostLoss, LatencyTable, LUTMismatchError, build_lut, check_lut,
                          count_macs, default_lut_path, find_lut, load_lut, random_choices,
-                         resolve_lut, save_lut, trace_slots)
+                         resolve_lut, same_table, save_lut, trace_slots)
 from lib.latency.build import fit_fixed, in_context
 from lib.latency.lut_file import LUT_DIR
 from lib.latency.relative import Timing, time_relative
@@ -116,9 +116,13 @@ def test_prediction_is_fixed_plus_entries(tiny_lut):
     assert table.predict(choices) == pytest.approx(expected)
 
 
-def test_fingerprint_mismatch_is_refused(tiny_lut):
-    with pytest.raises(LUTMismatchError, match="fingerprint"):
+def test_fingerprint_mismatch_is_refused_saying_what_differs(tiny_lut):
+    with pytest.raises(LUTMismatchError, match="fingerprint") as error:
         check_lut(tiny_lut, "pfld_fbnet", {**TINY, "num_points": 9})
+    assert "'num_points': 8" in str(error.value) and "'num_points': 9" in str(error.value)
+    stale = {**tiny_lut, "metadata": {**tiny_lut["metadata"], "fingerprint": "f" * 16}}
+    with pytest.raises(LUTMismatchError, match="the space's blocks changed since it was built"):
+        check_lut(stale, "pfld_fbnet", TINY)
 
 
 def test_missing_keys_are_listed(tiny_lut):
@@ -394,6 +398,19 @@ def test_torch_timing_sets_the_thread_count_per_session_not_per_call(monkeypatch
                          ids=["none", "some", "flags", "all"])
 def test_one_instance_has_one_fingerprint_however_its_kwargs_are_spelled(kwargs):
     """Defaults left out or written out name the same model: the same table must match it
-    (NNI's and Archai's architecture files write every kwarg, the CLI only the given ones)."""
+    (the shipped tables hashed the kwargs as given, files now write every kwarg)."""
     assert find_lut("pfld_fbnet", kwargs) == default_lut_path("pfld_fbnet", 112)
     assert fingerprint("pfld_fbnet", kwargs, {}) == fingerprint("pfld_fbnet", {}, {})
+
+
+def test_a_checkpoint_knows_its_table_across_the_canonical_kwargs_change():
+    """A search resumed under the table it started with does not warn of another table, also
+    when its checkpoint recorded the older hash of the kwargs as given."""
+    shipped = load_lut(default_lut_path("pfld_fbnet", 112), "pfld_fbnet", {})  # older hash
+    assert same_table(dict(shipped.metadata), shipped, "pfld_fbnet", full_kwargs("pfld_fbnet"))
+    flops = resolve_lut("flops", "pfld_fbnet", TINY)  # counted anew, with today's hash
+    older = {**flops.metadata, "space_kwargs": TINY,
+             "fingerprint": fingerprint("pfld_fbnet", TINY, flops.slots, canonical=False)}
+    assert same_table(older, flops, "pfld_fbnet", TINY)
+    assert not same_table({**older, "fingerprint": "f" * 16}, flops, "pfld_fbnet", TINY)
+    assert not same_table({**older, "backend": "ort"}, flops, "pfld_fbnet", TINY)

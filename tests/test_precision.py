@@ -1,6 +1,8 @@
 """Loader workers and mixed precision: augmentation keyed by (seed, pass, index), the same
 batches with any number of workers; --amp and --channels_last through a search and a retrain
 (bf16 and fp16 autocast run on the CPU too, so the paths are exercised without a GPU)."""
+import os
+
 import pytest
 import torch
 
@@ -40,6 +42,26 @@ def test_the_loader_gives_the_same_batches_with_any_number_of_workers(faces):
     assert len(runs[0]) == len(runs[1]) > 0
     for a, b in zip(*runs):
         assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+class _Pids(torch.utils.data.Dataset):
+    """Each sample is the id of the process that loaded it."""
+
+    def __len__(self):
+        return 16
+
+    def __getitem__(self, _index):
+        return torch.tensor(os.getpid())
+
+
+def test_loader_workers_persist_across_passes(faces):
+    """Starting workers for every pass cost more than a small pass's batches: the ones that
+    loaded pass 0 load pass 1 too, and they are not the training process."""
+    cfg = SearchConfig(dev_id="cpu", data_root=str(faces))
+    with distributed(cfg) as dist:
+        batches = Batches(_Pids(), 4, dist, seed=0, workers=2)
+        passes = [{int(pid) for batch in batches.epoch(n) for pid in batch} for n in (0, 1)]
+    assert passes[0] == passes[1] and len(passes[0]) == 2 and os.getpid() not in passes[0]
 
 
 def test_scaled_gradients_match_and_overflow_skips():

@@ -134,8 +134,9 @@ def test_every_tool_prints_its_help(tool):
 
 
 def test_an_architecture_inherits_from_its_supernet_however_its_kwargs_are_spelled(tmp_path):
-    """A search checkpoint names its space by the given kwargs; an architecture file from NNI
-    or Archai writes every kwarg. The same instance must inherit, not be refused."""
+    """Search checkpoints written before the canonical form name their space by the given
+    kwargs; architecture files from NNI or Archai write every kwarg. The same instance must
+    inherit, not be refused."""
     supernet = Supernet("pfld_fbnet", TINY)
     save_checkpoint(tmp_path / "search.pth", kind="supernet", space="pfld_fbnet",
                     space_kwargs=TINY, gumbel="hard", model=supernet.state_dict(),

@@ -35,7 +35,7 @@ from .lut_file import check_lut
 from .measure import backend_version, export_onnx_bytes
 from .ranking import prediction_scores
 from .relative import Timing
-from .slots import fingerprint, input_shape_of, names_instance, trace_slots
+from .slots import fingerprint, input_shape_of, names_instance, trace_slots, why_not_instance
 
 # the manifest's layout version; a kit of another version is refused, never half-read
 KIT_FORMAT = 1
@@ -223,9 +223,9 @@ def import_kit(folder, results_path, int8: bool = False, linear: bool = True) ->
     space, kwargs = manifest["space"], manifest["space_kwargs"]
     slots = trace_slots(space, kwargs)
     if not names_instance(manifest, space, kwargs, slots):
-        raise KitError(f"{folder / MANIFEST}: the kit was exported for fingerprint "
-                       f"{manifest['fingerprint']}, the space is "
-                       f"{fingerprint(space, kwargs, slots)} in this code; export a new kit")
+        raise KitError(f"{folder / MANIFEST}: the kit's fingerprint {manifest['fingerprint']} "
+                       f"is not the space's {fingerprint(space, kwargs, slots)} in this code ("
+                       f"{why_not_instance(manifest, space, kwargs)}); export a new kit")
     values, how = read_results(results_path, manifest, int8)
     for name, want in (("threads", manifest["threads"]), ("dtype", manifest["dtype"])):
         # a warning, not an error: a device run at other settings is

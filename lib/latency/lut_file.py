@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from ..atomic import atomic_write_text
-from ..spaces import full_kwargs, jsonable
-from .slots import fingerprint, names_instance, op_slots, slot_entries, trace_slots
+from ..spaces import list_spaces, short_kwargs
+from .slots import (fingerprint, names_instance, op_slots, slot_entries, trace_slots,
+                    why_not_instance)
 from .table import LatencyTable
 
 # the JSON layout's version: check_lut refuses a table
@@ -46,10 +47,9 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
     if meta.get("space") != space:
         problems.append(f"built for space {meta.get('space')!r}, not {space!r}")
     if not names_instance(meta, space, space_kwargs, slots):
-        expected = fingerprint(space, space_kwargs, slots)
-        problems.append(f"fingerprint {meta.get('fingerprint')!r} != space's {expected!r} "
-                        f"(LUT kwargs {meta.get('space_kwargs')}, space kwargs "
-                        f"{full_kwargs(space, space_kwargs)})")
+        problems.append(f"fingerprint {meta.get('fingerprint')!r} != space's "
+                        f"{fingerprint(space, space_kwargs, slots)!r}: "
+                        + why_not_instance(meta, space, space_kwargs))
     entries = lut.get("entries", {})
     missing = [key for label, info in op_slots(slots).items()
                for *_, key in slot_entries(label, info, slots) if key not in entries]
@@ -64,6 +64,15 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
     if problems:
         raise LUTMismatchError(source, problems)
     return LatencyTable(meta, entries, lut["fixed"], slots)
+
+
+def same_table(meta: dict, table: LatencyTable, space: str, space_kwargs: dict) -> bool:
+    """Whether ``meta`` (a checkpoint's record of its LUT) describes ``table``: the same backend
+    and build time (flops tables have none: counted anew each run) for this space instance
+    (a checkpoint from before the canonical kwargs holds the older hash)."""
+    when = [(m.get("backend"), None if m.get("backend") == "flops" else m.get("date"))
+            for m in (meta, table.metadata)]
+    return when[0] == when[1] and names_instance(meta, space, space_kwargs, table.slots)
 
 
 def load_lut(path, space: str, space_kwargs: dict | None = None) -> LatencyTable:
@@ -92,12 +101,13 @@ def find_lut(space: str, space_kwargs: dict, folders=(), backend: str = "ort",
             if names_instance(meta, space, space_kwargs, slots):
                 matches.append((meta.get("backend") != backend, meta.get("threads") != threads,
                                 path))
-            elif meta.get("space"):
-                others.append(f"{path}: {meta['space']} {meta.get('space_kwargs')}")
+            elif meta.get("space") in list_spaces():  # in its shortest spelling, comparable
+                others.append(f"{path}: {meta['space']} "
+                              f"{short_kwargs(meta['space'], meta.get('space_kwargs'))}")
     if matches:
         # False sorts first: a matching backend wins, then matching threads, then the path's name
         return min(matches)[2]
-    kwargs = json.dumps(jsonable(space_kwargs))
+    kwargs = json.dumps(short_kwargs(space, space_kwargs))
     raise FileNotFoundError(
         f"no LUT for {space} {kwargs} in {', '.join(map(str, (LUT_DIR, *folders)))}; "
         + ("tables there are for:\n  " + "\n  ".join(others) + "\n" if others else "")

@@ -8,7 +8,7 @@ import random
 
 import torch
 
-from ..spaces import FirstChooser, create_space, full_kwargs, jsonable
+from ..spaces import FirstChooser, create_space, full_kwargs, jsonable, short_kwargs
 from ..spaces.widths import grids
 
 
@@ -78,7 +78,7 @@ def fingerprint(space: str, space_kwargs: dict, slots: dict, canonical: bool = T
     # the canonical kwargs and sort_keys: one space instance, one hash, in every process and
     # however its kwargs were spelled; the traced slots make a table stale when a block's
     # shapes or candidates change, even under unchanged kwargs. canonical=False: the hash of
-    # the kwargs as given, which tables and kits built before 2026-12-02 carry
+    # the kwargs as given, which tables and kits built before 2026-12-02 15:30 UTC carry
     kwargs = full_kwargs(space, space_kwargs) if canonical else jsonable(space_kwargs)
     blob = json.dumps({"space": space, "kwargs": kwargs, "slots": slots}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -95,6 +95,16 @@ def names_instance(meta: dict, space: str, space_kwargs: dict, slots: dict) -> b
     return meta.get("space") == space and \
         full_kwargs(space, stored) == full_kwargs(space, space_kwargs) and \
         meta.get("fingerprint") == fingerprint(space, stored, slots, canonical=False)
+
+
+def why_not_instance(meta: dict, space: str, space_kwargs: dict) -> str:
+    """In words, why metadata that ``names_instance`` refused is not of this instance."""
+    if meta.get("space") != space:
+        return f"built for space {meta.get('space')!r}, not {space!r}"
+    theirs, ours = (short_kwargs(space, kw) for kw in (meta.get("space_kwargs"), space_kwargs))
+    if theirs != ours:
+        return f"built for {space} {theirs}, not {ours}"
+    return "the same kwargs, but the space's blocks changed since it was built: rebuild it"
 
 
 def entry_key(label: str, op: str, in_shape, out_ch: int | None = None) -> str:

@@ -45,7 +45,7 @@ def create_space(name: str, chooser, **kwargs) -> nn.Module:
 
 
 def space_defaults(name: str) -> dict:
-    """The constructor defaults of a space (what an architecture's kwargs leave out)."""
+    """The constructor defaults of a space."""
     params = inspect.signature(get_space(name).builder).parameters
     return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
 
@@ -56,6 +56,14 @@ def full_kwargs(name: str, kwargs: dict | None = None) -> dict:
     metadata and fingerprints all name an instance by it, so a model is the same instance
     whether its kwargs were given in full (NNI's, Archai's files) or only in part (the CLI)."""
     return jsonable({**space_defaults(name), **(kwargs or {})})
+
+
+def short_kwargs(name: str, kwargs: dict | None = None) -> dict:
+    """The kwargs of an instance that differ from the space's defaults: its shortest spelling,
+    for messages (two instances' short forms show what differs at a glance)."""
+    defaults = full_kwargs(name)
+    return {k: v for k, v in full_kwargs(name, kwargs).items()
+            if k not in defaults or defaults[k] != v}
 
 
 def jsonable(value):

@@ -25,7 +25,8 @@ LAST, BEST = "checkpoint_last.pth", "checkpoint_best.pth"
 RESUMABLE = {"resume", "auto_resume", "progress", "dev_id", "nproc", "save_every",
              "skip_nonfinite", "workers"}
 # how the batches' augmentation is drawn: from (seed, pass, index) alone (lib/data/augment.py).
-# Checkpoints without this mark drew it from one stream per process; resuming one draws anew.
+# Checkpoints from before 2026-12-02 lack the mark and drew it from one stream per process (the
+# few written that day between the change and the mark lack it too, and are keyed).
 DRAWS = "keyed by (seed, pass, index)"
 
 
@@ -145,10 +146,10 @@ class Trainer:
         self.epoch, self.batch, self.step = ckpt["epoch"], ckpt.get("batch", 0), ckpt["step"]
         self.best, self.metrics = ckpt.get("best"), ckpt.get("metrics", {})
         self.skipped = ckpt.get("nonfinite_skipped", 0)
-        if self.cfg.augment and ckpt.get("draws") != DRAWS:
-            log.warning("%s was written before augmentation was keyed by (pass, index): this "
-                        "resume augments its batches differently from the run that wrote it",
-                        path)
+        if self.cfg.augment and ckpt.get("draws") != DRAWS and self.epoch < self.cfg.epochs:
+            log.warning("%s has no mark of augmentation keyed by (pass, index): if it was "
+                        "written before 2026-12-02, this resume augments its batches "
+                        "differently from the run that wrote it", path)
         states = ckpt.get("rng_ranks") or [ckpt["rng"]]
         if len(states) == self.dist.world:
             set_rng_state(states[self.dist.rank])

@@ -35,7 +35,8 @@ def subnet_from_checkpoint(path, ckpt: dict | None = None):
     # weights inherited), so evaluate and export accept either
     if ckpt.get("kind") == "supernet":
         supernet, _ = supernet_from_checkpoint(path, ckpt)
-        return inherited_subnet(supernet, ckpt["arch"]), ckpt["arch"], ckpt
+        arch = validate_arch(ckpt["arch"], str(path))
+        return inherited_subnet(supernet, arch), arch, ckpt
     if ckpt.get("kind") != "subnet":
         raise CheckpointError(f"{path}: a {ckpt.get('kind')!r} checkpoint, expected a subnet")
     arch = validate_arch(ckpt["arch"], str(path))

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..config import RetrainConfig
-from ..spaces import load_arch, validate_arch
+from ..spaces import load_arch, short_kwargs, validate_arch
 from ..supernet import build_subnet, inherited_subnet
 from .batches import Batches, shard_loader
 from .checkpoint import CheckpointError, load_checkpoint
@@ -35,8 +35,9 @@ def resolve_arch(cfg: RetrainConfig) -> tuple[dict, torch.nn.Module]:
     # both canonical (validate_arch, Supernet): equal kwargs are the same instance
     if (arch["space"], arch["space_kwargs"]) != (supernet.space, supernet.space_kwargs):
         raise CheckpointError(f"{cfg.supernet}: supernet is {supernet.space} "
-                              f"{supernet.space_kwargs}, the architecture is "
-                              f"{arch['space']} {arch.get('space_kwargs')}")
+                              f"{short_kwargs(supernet.space, supernet.space_kwargs)}, the "
+                              f"architecture is {arch['space']} "
+                              f"{short_kwargs(arch['space'], arch['space_kwargs'])}")
     model = inherited_subnet(supernet, arch)
     log.info("inherited weights from %s", cfg.supernet)
     return arch, model

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..config import SearchConfig
-from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, kendall_tau, resolve_lut
+from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, kendall_tau, resolve_lut, same_table
 from ..spaces import full_kwargs, save_arch
 from ..supernet import Supernet, temperature
 from .batches import Batches, shard_loader, split_theta
@@ -91,12 +91,11 @@ class Searcher(Trainer):
         ckpt["space_kwargs"] = full_kwargs(ckpt["space"], ckpt["space_kwargs"])
         self.check_config(ckpt, path, space=self.cfg.space,
                           space_kwargs=self.model.space_kwargs, gumbel=self.cfg.gumbel)
-        identity = lambda meta: (meta.get("backend"), meta.get("fingerprint"),  # noqa: E731
-                                 None if meta.get("backend") == "flops" else meta.get("date"))
-        old, new = identity(ckpt.get("lut_metadata", {})), identity(self.lut.metadata)
-        if old != new:
+        old = ckpt.get("lut_metadata", {})
+        if not same_table(old, self.lut, self.cfg.space, self.model.space_kwargs):
             log.warning("%s was searched with another LUT (%s, built %s) than this run's "
-                        "(%s, built %s)", path, old[0], old[2], new[0], new[2])
+                        "(%s, built %s)", path, old.get("backend"), old.get("date"),
+                        self.lut.metadata.get("backend"), self.lut.metadata.get("date"))
         load_strict(self.model, ckpt["model"], path)
         self.w_opt.load_state_dict(ckpt["w_opt"])
         self.t_opt.load_state_dict(ckpt["t_opt"])

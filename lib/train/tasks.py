@@ -45,7 +45,7 @@ class Task:
 
     def error(self, score: float) -> float:
         """The metric as an error, lower better: the metric, or 1 - the metric when higher is
-        better (both metrics are fractions)."""
+        better (those are fractions: mIoU)."""
         return 1.0 - score if self.higher_is_better else score
 
     def clearly_better(self, score: float, trivial: float, margin: float) -> bool:

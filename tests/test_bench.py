@@ -136,3 +136,21 @@ def test_timing_estimators_scores_each_statistic_pass_against_pass(tmp_path):
     result = json.loads((tmp_path / "timing_estimators_pfld_fbnet.json").read_text())
     assert {"median, 6 rounds", "geometric mean, 5 rounds"} <= set(result["scores"])
     assert all(len(ratios) == 6 for p in result["ratios"] for ratios in p.values())
+
+
+def test_reuse_keys_match_runs_from_before_newer_options_and_kwargs_spelled_either_way():
+    """--reuse copies a training only when architecture, seed and recipe are the same: a run
+    saved before --amp/--channels_last existed trained with their defaults, and an
+    architecture's kwargs name one instance whether defaults are written out or not."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from search_vs_random import _training_key
+
+    from lib.spaces import full_kwargs
+
+    arch = {"space": "pfld_fbnet", "space_kwargs": {"num_points": 106}, "choices": {"s": "a"}}
+    now = {"epochs": 8, "lr": 5e-3, "amp": "off", "channels_last": False, "workers": 2}
+    older = {"epochs": 8, "lr": 5e-3}  # written before --amp and --channels_last
+    full = {**arch, "space_kwargs": full_kwargs("pfld_fbnet", {"num_points": 106})}
+    assert _training_key(arch, now) == _training_key(arch, older) == _training_key(full, now)
+    assert _training_key(arch, {**now, "amp": "bf16"}) != _training_key(arch, older)
+    assert _training_key(arch, {**now, "lr": 1e-2}) != _training_key(arch, now)

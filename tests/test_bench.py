@@ -48,6 +48,8 @@ def test_search_vs_random_end_to_end(tmp_path):
     # --reuse: a second run copies every scratch training it shares with the first
     again = [*cmd[:cmd.index("--seeds")], "--seeds", "0", *cmd[cmd.index("--search_config"):]]
     again[again.index("--runs_dir") + 1] = tmp_path / "runs2"
+    for flag in ("--inherit", "--noise_seeds"):  # not what --reuse copies: skipped for time
+        again[again.index(flag) + 1] = "0"
     again += ["--reuse", tmp_path / "runs" / "pfld_fbnet_synthetic"]
     done = subprocess.run(list(map(str, again)), capture_output=True, text=True, cwd=ROOT,
                           timeout=600)
@@ -74,8 +76,8 @@ def test_quick_lut_and_its_fidelity_with_a_noise_floor(tmp_path):
     lut = tmp_path / "tiny.json"
     built = subprocess.run([sys.executable, str(ROOT / "tools" / "build_lut.py"), "--quick",
                             "--context", "true", "--space_kwargs", kwargs, "--calib_archs", "3",
-                            "--runs", "10", "--max_rounds", "3", "--out", str(lut)], capture_output=True, text=True,
-                           cwd=ROOT, timeout=600)
+                            "--runs", "10", "--max_rounds", "3", "--out", str(lut)],
+                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
     meta = json.loads(lut.read_text())["metadata"]
     assert meta["timing"]["precision"] == 0.04 and meta["timing"]["runs"] == 10  # flag wins

@@ -1,15 +1,17 @@
 """sample / retrain / evaluate on a tiny search."""
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from lib.config import RetrainConfig, SearchConfig
-from lib.data import Layout, ensure_synthetic
+from lib.data import LandmarkListDataset, Layout, ensure_synthetic
 from lib.spaces import get_space
 from lib.train import (CheckpointError, load_checkpoint, run_retrain, run_search,
                        save_checkpoint)
+from lib.train.evaluation import evaluate
 from lib.train.evaluation_summary import summarize_landmarks
 from lib.train.metrics import ced_auc, failure_rate, nme
 from lib.train.sampling import hypervolume, pareto_front
@@ -124,3 +126,18 @@ def test_nme_failure_auc_match_hand_computation():
                                  Layout("t", 2, eye_corners=(0, 1)))
     assert report["euler_mae_deg"] == pytest.approx(1.0)
     assert report["nme_box"] == pytest.approx(0.1)
+
+
+def test_evaluating_on_test_decodes_only_the_test_split(searched, monkeypatch):
+    """Scoring a model on the test split must not decode the training set first (on a real
+    dataset that is most of the images)."""
+    faces, ckpt, _ = searched
+    decoded, original = [], LandmarkListDataset.__init__
+
+    def record(self, list_path, *args, **kwargs):
+        decoded.append(Path(list_path).parent.name)
+        original(self, list_path, *args, **kwargs)
+
+    monkeypatch.setattr(LandmarkListDataset, "__init__", record)
+    report = evaluate(ckpt, "synthetic", faces, "test", runs=0)
+    assert decoded == ["test_data"] and report["samples"] == 8

@@ -34,11 +34,7 @@ def dataset_layout(dataset: str, data_root, num_points: int) -> Layout:
     return get_layout(name, num_points)
 
 
-def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
-                    limit_train: int | None = None, limit_val: int | None = None,
-                    seed: int = 0, augment: bool = False) -> dict:
-    """``{"train", "val", "test"}`` datasets. Without a ``val_data`` folder, 10% of the
-    training list (seeded) becomes the validation split, so test stays untouched."""
+def _landmark_root(dataset: str, data_root, num_points: int) -> Path:
     if dataset not in LANDMARK_DATASETS:
         hint = (" (raw Face Synthetics landmarks: tools/prepare_data.py --dataset "
                 "facesynthetics, then --dataset jd106)" if dataset == "facesynthetics" else "")
@@ -51,6 +47,22 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
         ensure_synthetic(root)
     if not root.is_dir():
         raise DataError(f"{root}: data root not found")
+    return root
+
+
+def landmark_test(dataset: str, data_root, num_points: int, img_size: int):
+    """The test split alone (None without a ``test_data`` list): evaluating a model need not
+    decode the training set."""
+    path = _landmark_root(dataset, data_root, num_points) / "test_data" / "list.txt"
+    return LandmarkListDataset(path, num_points, img_size) if path.is_file() else None
+
+
+def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
+                    limit_train: int | None = None, limit_val: int | None = None,
+                    seed: int = 0, augment: bool = False) -> dict:
+    """``{"train", "val", "test"}`` datasets. Without a ``val_data`` folder, 10% of the
+    training list (seeded) becomes the validation split, so test stays untouched."""
+    root = _landmark_root(dataset, data_root, num_points)
 
     def load(split, limit=None):
         return LandmarkListDataset(root / f"{split}_data" / "list.txt", num_points, img_size,
@@ -72,8 +84,7 @@ def landmark_splits(dataset: str, data_root, num_points: int, img_size: int,
         # training only: validation and test score the images as stored
         train = Augmented(train, LandmarkAugment(dataset_layout(dataset, root, num_points)),
                           seed)
-    test_list = root / "test_data" / "list.txt"
     # a loader, not a dataset: the test images are decoded
     # only when the final evaluation asks for them
-    test = (lambda: load("test")) if test_list.is_file() else None
+    test = (lambda: load("test")) if (root / "test_data" / "list.txt").is_file() else None
     return {"train": train, "val": val, "test": test}

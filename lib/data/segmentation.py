@@ -192,10 +192,7 @@ def split_pairs(pairs: list, seed: int, fractions=(0.8, 0.1)) -> dict[str, list]
     return {split: [pairs[i] for i in sorted(idx)] for split, idx in picks.items()}
 
 
-def segmentation_splits(dataset: str, root: Path, img_size: int, num_classes: int,
-                        limit_train=None, limit_val=None, seed: int = 0,
-                        augment: bool = False) -> dict:
-    """``{"train", "val", "test"}`` segmentation datasets (test built lazily)."""
+def _scheme_and_pairs(dataset: str, root: Path, num_classes: int, seed: int):
     if dataset not in SCHEMES:
         raise DataError(f"dataset {dataset!r} has no masks; segmentation reads "
                         f"{sorted(SCHEMES)}")
@@ -213,6 +210,21 @@ def segmentation_splits(dataset: str, root: Path, img_size: int, num_classes: in
         reader = facesynthetics_pairs if dataset == "facesynthetics" else celebamask_pairs
         pairs = split_pairs(reader(root), seed)
     log.info("%s masks: %s", dataset, {k: len(v) for k, v in pairs.items()})
+    return scheme, pairs
+
+
+def segmentation_test(dataset: str, root: Path, img_size: int, num_classes: int,
+                      seed: int = 0) -> SegmentationDataset:
+    """The test split alone: evaluating a model need not decode the training masks."""
+    scheme, pairs = _scheme_and_pairs(dataset, root, num_classes, seed)
+    return SegmentationDataset(pairs["test"], img_size, scheme)
+
+
+def segmentation_splits(dataset: str, root: Path, img_size: int, num_classes: int,
+                        limit_train=None, limit_val=None, seed: int = 0,
+                        augment: bool = False) -> dict:
+    """``{"train", "val", "test"}`` segmentation datasets (test built lazily)."""
+    scheme, pairs = _scheme_and_pairs(dataset, root, num_classes, seed)
     train = SegmentationDataset(pairs["train"][:limit_train], img_size, scheme)
     if augment:
         train = Augmented(train, MaskAugment(scheme), seed)

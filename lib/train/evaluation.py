@@ -68,10 +68,8 @@ def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 
         def predict(images):
             with torch.no_grad():
                 return model(images)
-    data = task.splits()[split]
-    # the test split comes as a loader (decoded only now); train and val as datasets
-    if callable(data) and not isinstance(data, torch.utils.data.Dataset):
-        data = data()
+    # the test split alone: splits() would decode the training set too
+    data = task.test_split() if split == "test" else task.splits()[split]
     if data is None:
         raise DataError(f"{data_root}: no {split} split")
     report = task.score(predict, DataLoader(data, 32), detailed=True)

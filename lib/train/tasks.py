@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data import dataset_layout, default_data_root, landmark_splits
-from ..data.segmentation import IGNORE, SCHEMES, segmentation_splits
+from ..data import dataset_layout, default_data_root, landmark_splits, landmark_test
+from ..data.segmentation import IGNORE, SCHEMES, segmentation_splits, segmentation_test
 from ..spaces import deployed_output, full_kwargs, get_space, split_outputs
 from .evaluation_summary import summarize_landmarks
 from .losses import angle_loss, landmark_mse, pfld_loss
@@ -29,6 +29,16 @@ class Task:
         self.kwargs = kwargs  # the space's full constructor kwargs (or what an ONNX file shows)
         self.img_size = self.kwargs["img_size"]
         self.dataset, self.data_root = dataset, data_root
+
+    def splits(self, limit_train=None, limit_val=None, seed=0, augment=False) -> dict:
+        """``{"train", "val", "test"}``: datasets, and the test split as a loader (a callable
+        that decodes it) or None."""
+        raise NotImplementedError
+
+    def test_split(self):
+        """The test split alone, decoded (None when the data has none): without decoding the
+        training set, which ``splits`` does."""
+        raise NotImplementedError
 
     def better(self, value: float, best: float | None) -> bool:
         return best is None or (value > best if self.higher_is_better else value < best)
@@ -75,6 +85,9 @@ class LandmarkTask(Task):
     def splits(self, limit_train=None, limit_val=None, seed=0, augment=False) -> dict:
         return landmark_splits(self.dataset, self.data_root, self.num_points, self.img_size,
                                limit_train, limit_val, seed, augment)
+
+    def test_split(self):
+        return landmark_test(self.dataset, self.data_root, self.num_points, self.img_size)
 
     def loss(self, model, batch) -> torch.Tensor:
         images, landmarks, pose = batch
@@ -133,6 +146,10 @@ class SegmentationTask(Task):
         root = Path(self.data_root) if self.data_root else default_data_root(self.dataset)
         return segmentation_splits(self.dataset, root, self.img_size, self.num_classes,
                                    limit_train, limit_val, seed, augment)
+
+    def test_split(self):
+        root = Path(self.data_root) if self.data_root else default_data_root(self.dataset)
+        return segmentation_test(self.dataset, root, self.img_size, self.num_classes)
 
     def loss(self, model, batch) -> torch.Tensor:
         images, masks = batch

@@ -46,7 +46,7 @@ def check_lut(lut: dict, space: str, space_kwargs: dict, source="LUT") -> Latenc
         problems.append(f"format {lut.get('format')!r}, expected {FORMAT}")
     if meta.get("space") != space:
         problems.append(f"built for space {meta.get('space')!r}, not {space!r}")
-    if not names_instance(meta, space, space_kwargs, slots):
+    elif not names_instance(meta, space, space_kwargs, slots):
         problems.append(f"fingerprint {meta.get('fingerprint')!r} != space's "
                         f"{fingerprint(space, space_kwargs, slots)!r}: "
                         + why_not_instance(meta, space, space_kwargs))

@@ -142,14 +142,16 @@ class SegmentationTask(Task):
         self.num_classes = self.kwargs["num_classes"]
         self.ignore_index = self.kwargs.get("ignore_index", IGNORE)
 
+    @property
+    def root(self) -> Path:
+        return Path(self.data_root) if self.data_root else default_data_root(self.dataset)
+
     def splits(self, limit_train=None, limit_val=None, seed=0, augment=False) -> dict:
-        root = Path(self.data_root) if self.data_root else default_data_root(self.dataset)
-        return segmentation_splits(self.dataset, root, self.img_size, self.num_classes,
+        return segmentation_splits(self.dataset, self.root, self.img_size, self.num_classes,
                                    limit_train, limit_val, seed, augment)
 
     def test_split(self):
-        root = Path(self.data_root) if self.data_root else default_data_root(self.dataset)
-        return segmentation_test(self.dataset, root, self.img_size, self.num_classes)
+        return segmentation_test(self.dataset, self.root, self.img_size, self.num_classes)
 
     def loss(self, model, batch) -> torch.Tensor:
         images, masks = batch

@@ -25,20 +25,53 @@ def faces(tmp_path_factory):
                             {"train": 48, "val": 8, "test": 8}, seed=1)
 
 
+# half-precision inputs, as autocast hands a BatchNorm the output of a bf16/fp16 convolution:
+# moderate values; fp16 values whose squares overflow fp16 (|x| > 256); bf16 values far from 0
+# with a small spread, where a mean rounded to bf16 (spacing 2 at 300) is off by a whole std
+_GEN = torch.Generator().manual_seed(2)
+LOW_PRECISION = {
+    "bf16": torch.randn(8, 4, 5, 5, generator=_GEN).to(torch.bfloat16),
+    "fp16_large": (300 + 50 * torch.randn(8, 4, 5, 5, generator=_GEN)).half(),
+    "bf16_offset": (300 + torch.randn(8, 4, 5, 5, generator=_GEN)).to(torch.bfloat16),
+}
+
+
+def _global_bn(x: torch.Tensor, rank: int):
+    """Rank ``rank``'s half of ``x`` through a fresh global BatchNorm (float32 parameters,
+    or float64 ones for a float64 ``x``): its module and output."""
+    half = slice(4 * rank, 4 * rank + 4)
+    bn = convert_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(4)))
+    if x.dtype == torch.float64:
+        bn.double()
+    part = x[half].clone().requires_grad_()
+    return bn[0], part, bn(part)
+
+
 def _bn_worker(cfg):
-    """One rank's half of BATCH through a global BatchNorm: output, gradients, running stats."""
+    """One rank's half of BATCH through a global BatchNorm (output, gradients, running stats),
+    then of each LOW_PRECISION input (output and running stats, or the error it raised)."""
     with distributed(cfg) as dist:
-        half = slice(4 * dist.rank, 4 * dist.rank + 4)
-        bn = convert_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(4))).double()
-        x = BATCH[half].clone().requires_grad_()
-        out = bn(x)
-        (out * UPSTREAM[half]).sum().backward()
-        norm = bn[0]
-        return out.detach(), x.grad, norm.weight.grad, norm.running_mean, norm.running_var
+        norm, x, out = _global_bn(BATCH, dist.rank)
+        (out * UPSTREAM[4 * dist.rank:4 * dist.rank + 4]).sum().backward()
+        exact = out.detach(), x.grad, norm.weight.grad, norm.running_mean, norm.running_var
+        low = {}
+        for name, inputs in LOW_PRECISION.items():
+            try:
+                norm, _, out = _global_bn(inputs, dist.rank)
+                low[name] = out.detach(), norm.running_mean, norm.running_var
+            except RuntimeError as exc:  # reported by the test of that input
+                low[name] = exc
+        return exact, low
 
 
-def test_global_batchnorm_equals_batchnorm_over_the_whole_batch():
-    ranks = launch(_bn_worker, types.SimpleNamespace(dev_id="cpu", deterministic=False), 2)
+@pytest.fixture(scope="module")
+def bn_ranks():
+    """Both ranks' results of ``_bn_worker`` (one launch serves every BatchNorm test)."""
+    return launch(_bn_worker, types.SimpleNamespace(dev_id="cpu", deterministic=False), 2)
+
+
+def test_global_batchnorm_equals_batchnorm_over_the_whole_batch(bn_ranks):
+    ranks = {rank: result[0] for rank, result in bn_ranks.items()}
     bn = torch.nn.BatchNorm2d(4).double()
     x = BATCH.clone().requires_grad_()
     out = bn(x)
@@ -50,6 +83,40 @@ def test_global_batchnorm_equals_batchnorm_over_the_whole_batch():
     for rank in ranks.values():
         assert torch.allclose(rank[3], bn.running_mean, atol=1e-12)
         assert torch.allclose(rank[4], bn.running_var, atol=1e-12)
+
+
+def _check_low_precision(bn_ranks, name: str) -> None:
+    """The two ranks' global BatchNorm of LOW_PRECISION[name] against a float32 BatchNorm of
+    the whole batch (the same half-precision values): statistics in float32, the output in the
+    input's dtype, the running statistics float32 buffers."""
+    results = [bn_ranks[rank][1][name] for rank in (0, 1)]
+    for result in results:
+        assert not isinstance(result, Exception), f"{name}: {result}"
+    inputs = LOW_PRECISION[name]
+    bn = torch.nn.BatchNorm2d(4)
+    expected = bn(inputs.float())
+    out = torch.cat([results[0][0], results[1][0]])
+    # the output's own rounding in bf16 is 2^-8 of |value| <= 3; a mean rounded to bf16 or an
+    # overflowed variance is off by a std or more
+    assert torch.allclose(out.float(), expected, atol=0.03), (out.float() - expected).abs().max()
+    for _, mean, var in results:
+        assert mean.dtype == var.dtype == torch.float32
+        assert torch.allclose(mean, bn.running_mean, rtol=1e-5)
+        assert torch.allclose(var, bn.running_var, rtol=1e-4)
+    assert out.dtype == inputs.dtype  # as nn.BatchNorm2d's: half the memory of float32
+
+
+def test_global_batchnorm_under_bf16_autocast_keeps_float32_buffers(bn_ranks):
+    """Every multi-process --amp run with --sync_bn crashed on its first step: the running
+    statistics (float32) were updated with bf16 values."""
+    _check_low_precision(bn_ranks, "bf16")
+
+
+@pytest.mark.parametrize("name", ["fp16_large", "bf16_offset"])
+def test_global_batchnorm_statistics_are_float32_for_half_inputs(bn_ranks, name):
+    """Squares summed from fp16 overflowed beyond |x| 256 (the layer then output a constant),
+    and the mean was rounded to bf16 before normalising."""
+    _check_low_precision(bn_ranks, name)
 
 
 def _config(faces, snapshot, batch_size, nproc):

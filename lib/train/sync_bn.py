@@ -20,9 +20,13 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         if not self.training or not dist.is_initialized() or dist.get_world_size() == 1:
             return super().forward(x)
         channels = x.shape[1]
-        dims, wide = (0, 2, 3), torch.float64  # E[x²] - E[x]² summed in float64: no cancellation
+        # statistics in float32 at least (as cuDNN's), never in autocast's bf16/fp16: an fp16
+        # square overflows beyond |x| 256 and a bf16 mean is off by up to 1 at 300.
+        # E[x²] - E[x]² summed in float64: no cancellation
+        exact, dims, wide = torch.promote_types(x.dtype, torch.float32), (0, 2, 3), torch.float64
+        xs = x.to(exact)
         count = torch.full((1,), x.numel() / channels, dtype=wide, device=x.device)
-        local = torch.cat([x.sum(dims, dtype=wide), (x * x).sum(dims, dtype=wide), count])
+        local = torch.cat([xs.sum(dims, dtype=wide), (xs * xs).sum(dims, dtype=wide), count])
         stats = funcol.wait_tensor(funcol.all_reduce(local, "sum", dist.group.WORLD))
         n = stats[-1]
         mean = stats[:channels] / n
@@ -31,11 +35,14 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             self.num_batches_tracked += 1
             momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None \
                 else self.momentum
-            self.running_mean.lerp_(mean.to(x.dtype), momentum)
-            self.running_var.lerp_((var * n / (n - 1)).to(x.dtype), momentum)  # unbiased
-        scale = (torch.rsqrt(var + self.eps).to(x.dtype) * self.weight)
-        shift = self.bias - mean.to(x.dtype) * scale
-        return x * scale[None, :, None, None] + shift[None, :, None, None]
+            # the buffers' dtype (float32 under autocast), not the input's
+            self.running_mean.lerp_(mean.to(self.running_mean.dtype), momentum)
+            self.running_var.lerp_((var * n / (n - 1)).to(self.running_var.dtype),
+                                   momentum)  # unbiased
+        scale = (torch.rsqrt(var + self.eps) * self.weight).to(exact)
+        shift = (self.bias - mean * scale).to(exact)
+        # normalised in float32, returned in the input's dtype (as nn.BatchNorm2d under autocast)
+        return (xs * scale[None, :, None, None] + shift[None, :, None, None]).to(x.dtype)
 
 
 def convert_batchnorm(module: nn.Module) -> nn.Module:

@@ -73,6 +73,21 @@ def test_scaled_gradients_match_and_overflow_skips():
         is None
 
 
+def test_a_theta_overflow_before_any_scaled_step_halves_the_scale():
+    """The first weight step skipped as non-finite, then θ's first gradient overflows: the
+    scaler has never scaled, and backing off must still halve its scale (it asserted)."""
+    precision = Precision("fp16", False, torch.device("cpu"))
+    start = precision.scaler.get_scale()
+    precision.back_off()
+    assert precision.scaler.get_scale() == start / 2
+    weight = torch.nn.Parameter(torch.ones(2))
+    precision.step((weight * 3).sum(), torch.optim.SGD([weight], lr=0.1))
+    assert torch.allclose(weight.detach(), torch.full((2,), 0.7))  # unscaled gradient 3
+    restored = Precision("fp16", False, torch.device("cpu"))
+    restored.load_state_dict(precision.state_dict())  # the checkpointed scale
+    assert restored.scaler.get_scale() == precision.scaler.get_scale()
+
+
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_search_and_retrain_run_under_amp_and_channels_last(faces, tmp_path, amp):
     common = dict(dev_id="cpu", data_root=str(faces), snapshot=str(tmp_path), batch_size=8,

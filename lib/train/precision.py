@@ -10,7 +10,7 @@ import torch
 
 class Precision:
     def __init__(self, amp: str, channels_last: bool, device: torch.device):
-        self.amp, self.device_type = amp, device.type
+        self.amp, self.device = amp, device
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         # fp16 keeps 5 exponent bits: small gradients underflow to zero unless the loss is
         # scaled up before backward (and the gradients back down before the step); the scaler
@@ -22,7 +22,7 @@ class Precision:
     def autocast(self):
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
+        return torch.autocast(self.device.type, dtype=self.dtype)
 
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
         return model.to(memory_format=self.memory_format)
@@ -53,7 +53,11 @@ class Precision:
     def back_off(self) -> None:
         """Halve the loss scale after an overflow outside the scaler's own step (θ's)."""
         if self.scaler.is_enabled():
-            self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
+            lower = self.scaler.get_scale() * self.scaler.get_backoff_factor()
+            # update() needs the scale tensor, which the scaler makes on its first scale(): θ
+            # can overflow before any weight step was scaled (the first skipped as non-finite)
+            self.scaler.scale(torch.zeros((), device=self.device))
+            self.scaler.update(lower)
 
     def state_dict(self) -> dict:
         return self.scaler.state_dict()

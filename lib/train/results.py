@@ -23,3 +23,4 @@ class RetrainResult:
     metric: str
     best: float
     out_dir: Path
+    history: list  # per epoch: {"epoch", "train_loss" (mean over its batches), "val": metrics}

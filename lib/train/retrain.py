@@ -68,6 +68,9 @@ class Retrainer(Trainer):
         # stepped per batch over the whole run, so a resumed run continues the same curve
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.opt, cfg.epochs * len(self.batches))
+        # the learning curve: per epoch the mean training loss and the validation metrics;
+        # the running sum is checkpointed too, so a resume mid-epoch keeps the epoch's mean
+        self.history, self.loss_sum = [], 0.0
         if ckpt:
             self.restore(ckpt, path)
         # a fixed subnet uses every parameter each step: DDP needs no search for unused ones
@@ -81,11 +84,13 @@ class Retrainer(Trainer):
         self.opt.load_state_dict(ckpt["opt"])
         self.sched.load_state_dict(ckpt["sched"])
         self.precision.load_state_dict(ckpt.get("scaler"))
+        self.history, self.loss_sum = ckpt.get("history", []), ckpt.get("loss_sum", 0.0)
         self.load_position(ckpt, path)
 
     def state(self) -> dict:
         return dict(arch=self.arch, model=self.model.state_dict(), opt=self.opt.state_dict(),
-                    sched=self.sched.state_dict(), scaler=self.precision.state_dict())
+                    sched=self.sched.state_dict(), scaler=self.precision.state_dict(),
+                    history=self.history, loss_sum=self.loss_sum)
 
     def train_batch(self, batch, writer) -> dict:
         with self.precision.autocast():
@@ -94,6 +99,7 @@ class Retrainer(Trainer):
         if value is not None:
             self.precision.step(loss, self.opt)
             writer.add_scalar("train/loss", value, self.step)
+            self.loss_sum += value
         # stepped even for a skipped batch: the schedule
         # stays tied to the batch count a resume restores
         self.sched.step()
@@ -106,6 +112,9 @@ class Retrainer(Trainer):
         metrics = self.evaluate()
         for name, value in metrics.items():
             writer.add_scalar(f"val/{name}", value, self.epoch)
+        self.history.append({"epoch": self.epoch, "train_loss": self.loss_sum / len(self.batches),
+                             "val": metrics})
+        self.loss_sum = 0.0
         self.keep(metrics)
 
     def run(self) -> RetrainResult:
@@ -115,7 +124,7 @@ class Retrainer(Trainer):
                      self.evaluate()[self.task.metric])
         self.train(writer)
         writer.close()
-        return RetrainResult(self.arch, self.task.metric, self.best, self.out_dir)
+        return RetrainResult(self.arch, self.task.metric, self.best, self.out_dir, self.history)
 
 
 def run_retrain(cfg: RetrainConfig) -> RetrainResult:

@@ -75,14 +75,15 @@ def time_checkpoints(checkpoints: dict, space: str, kwargs: dict, timing) -> dic
 
 
 @contextmanager
-def figure(path, size=(7, 4.5)):
-    """The axes of a new figure, saved to ``path`` (120 dpi) when the block ends."""
+def figure(path, size=(7, 4.5), ncols: int = 1):
+    """The axes of a new figure (a row of ``ncols`` when more than one), saved to ``path``
+    (120 dpi) when the block ends."""
     import matplotlib
 
     matplotlib.use("Agg")  # benches run headless
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(1, ncols, figsize=size)
     try:
         yield ax
         fig.tight_layout()

@@ -82,6 +82,10 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max_runs", type=int, default=None, help="stop after this many rows")
     p.add_argument("--report", action="store_true", help="print what the tables say")
+    p.add_argument("--docs", type=Path, default=_common.ROOT / "docs",
+                   help="where --report draws the learning curves")
+    p.add_argument("--out", type=Path, default=_common.ROOT / "output" / "bench",
+                   help="where --report writes its JSON")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     p.add_argument("--dev_id", default="cpu")
     p.add_argument("--commit", action="store_true", help="git-commit the table after each row")

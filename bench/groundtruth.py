@@ -14,7 +14,8 @@ too few); the space's hand-designed baselines; any --add'ed architecture (a sear
 
 Each table (``<space>_<dataset>.json``: the recipe of ``configs/groundtruth/<space>.yaml``;
 ``--curves E ..``: one table per epoch count under ``curves/``) trains what it is missing, one
-(architecture, seed) at a time, seed 0 of everything first. A run is a from-scratch retrain
+(architecture, seed) at a time, seed 0 of everything first (a row another table already has
+under the same recipe, e.g. the study's, is copied). A run is a from-scratch retrain
 (``lib.train.run_retrain``, its best-validation checkpoint scored on the test split); it
 resumes from its own checkpoint when killed, and a finished row is never trained again. Rows
 are results only (no weights); ``--commit`` commits the table after each row, so another
@@ -302,6 +303,22 @@ def curve_archs(plan: dict) -> list[str]:
     return [population[i][1] for i in (0, len(population) // 2, -1)]
 
 
+def borrowed(folder: Path, table: Table, arch_id: str, seed: int) -> dict | None:
+    """The row of this architecture and seed in another table of the same recipe and space
+    instance (the learning-curve study's at the chosen length): copied, not trained again."""
+    for path in sorted(folder.rglob("*.json")):
+        if path == table.path or path.name.endswith(".plan.json"):
+            continue
+        other = Table.load(path)
+        if (other.data["recipe_id"], other.data["fingerprint"]) != \
+                (table.data["recipe_id"], table.data["fingerprint"]):
+            continue
+        row = other.row(arch_id, seed)
+        if row and other.archs[arch_id]["choices"] == table.archs[arch_id]["choices"]:
+            return {**row, "copied_from": path.name}
+    return None
+
+
 def run(args) -> None:
     inst = Instance(args)
     todo = units(inst, args)[:args.max_runs]
@@ -310,7 +327,8 @@ def run(args) -> None:
         log.info("run %d/%d: %s %s seed %d", index + 1, len(todo), table.path.name, arch_id,
                  seed)
         known = table.row(arch_id, seed)
-        row = inst.train(table, cfg, arch_id, seed, folder="repro" if known else "")
+        row = None if known else borrowed(args.folder, table, arch_id, seed)
+        row = row or inst.train(table, cfg, arch_id, seed, folder="repro" if known else "")
         if known:  # a reproduction: compare, keep the table as it is
             print(f"{arch_id} seed {seed}: test {table.data['metric']} {row['test']:.5f}, the "
                   f"table's {known['test']:.5f} (difference {row['test'] - known['test']:+.5f})")

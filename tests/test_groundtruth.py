@@ -144,3 +144,18 @@ def test_seed_sd_and_pairs_apart():
     means = {k: sum(v) / 2 for k, v in values.items()}
     # a-b and a-c differ by ~1 > 2 sd; b-c by 0.05 < 2 sd
     assert spread(means, sd)["pairs_apart"] == pytest.approx(2 / 3)
+
+
+def test_a_row_of_the_study_at_the_tables_recipe_is_copied_not_trained(bench, monkeypatch):
+    run, path = bench
+    run("--curves", "1", "--max_runs", "1")  # the recipe's own length: the same recipe id
+    study = Table.load(path.parent / "curves" / "pfld_fbnet_synthetic_e1.json")
+    (row,) = study.runs
+    table = Table.load(path)  # a table that has not trained it yet
+    table.data["runs"] = [r for r in table.runs if r["arch"] != row["arch"]]
+    table.save()
+    monkeypatch.setattr(groundtruth, "run_retrain", lambda cfg: pytest.fail("trained again"))
+    run("--arch", row["arch"], "--seed", "0")
+    copied = Table.load(path).row(row["arch"], 0)
+    assert copied["copied_from"] == "pfld_fbnet_synthetic_e1.json"
+    assert copied["test"] == row["test"]

@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo compare datatang mbv2 hourglass spaces_real vs_random vs_random_datatang \
-	vs_random_hourglass vs_archai vs_archai_hourglass input_pipeline test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
+	vs_random_hourglass vs_archai vs_archai_hourglass input_pipeline groundtruth groundtruth_curves \
+	groundtruth_report test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -125,6 +126,22 @@ vs_random_hourglass: $(STAMP)
 	$(VSR) --search_config configs/vs_random_hourglass_search.yaml \
 		--retrain_config configs/vs_random_hourglass_retrain.yaml --target 1.384 \
 		--baseline_kwargs '{"img_size": 64, "cap": 32, "kernels": [3, 5]}'
+
+# Each space's own NAS-Bench (bench/groundtruth.py, docs/GROUNDTRUTH.md): architectures trained
+# on their own, several seeds, one row per (architecture, seed) appended to
+# bench/groundtruth/<space>_synthetic.json and committed as it grows; rerun to continue.
+GT := $(BIN)/python bench/groundtruth.py
+groundtruth_curves: $(STAMP)
+	$(GT) --space pfld_fbnet --curves 10 20 40 --commit
+	$(GT) --space hourglass_seg --curves 8 16 32 --commit
+
+groundtruth: $(STAMP)
+	$(GT) --space pfld_fbnet --commit
+	$(GT) --space hourglass_seg --commit
+
+groundtruth_report: $(STAMP)
+	$(GT) --space pfld_fbnet --report
+	$(GT) --space hourglass_seg --report
 
 # Archai's EvolutionParetoSearch against ours at the same search wall-clock; both sides'
 # picks trained with one recipe (bench/vs_archai.py). Archai lives in its own venv.

@@ -52,14 +52,13 @@ def curves(tables: dict[int, Table]) -> dict:
 
 def plot_curves(tables: dict[int, Table], study: dict, path, metric: str) -> None:
     with _common.figure(path, size=(11, 4.5), ncols=2) as (ax, right):
-        archs = sorted({a for t in tables.values() for a in t.archs},
-                       key=lambda a: next(t.archs[a]["predicted"] for t in tables.values()
-                                          if a in t.archs))
+        price = {a: info["predicted"] for t in tables.values() for a, info in t.archs.items()}
+        archs = sorted(price, key=price.get)
         colours = dict(zip(archs, ["tab:blue", "tab:orange", "tab:red", "tab:green"]))
         for arch in archs:
             xs = [e for e, s in study["epochs"].items() if arch in s["archs"]]
             ax.plot(xs, [study["epochs"][e]["archs"][arch]["mean"] for e in xs], "o-",
-                    color=colours[arch], label=arch)
+                    color=colours[arch], label=f"{arch} (LUT {price[arch]:.3g})")
             for e in xs:
                 runs = study["epochs"][e]["archs"][arch]["runs"]
                 ax.plot([e] * len(runs), runs, ".", color=colours[arch], alpha=0.5)

@@ -45,15 +45,15 @@ def _theta(snapshot):
 
 @pytest.fixture(scope="module")
 def reference(faces, tmp_path_factory):
-    """An uninterrupted run."""
+    """An uninterrupted run: (θ, arch, its last checkpoint)."""
     snapshot = tmp_path_factory.mktemp("reference")
     run = run_tool("train.py", *_flags(faces, snapshot), timeout=300)
     assert run.returncode == 0, run.stderr
-    return _theta(snapshot)
+    return (*_theta(snapshot), snapshot / "supernet" / "checkpoint_last.pth")
 
 
 def _same_run(got, reference):
-    (theta, arch), (ref_theta, ref_arch) = got, reference
+    (theta, arch), (ref_theta, ref_arch, _) = got, reference
     assert theta.keys() == ref_theta.keys()
     for key, value in theta.items():
         assert torch.equal(value, ref_theta[key]), key  # bit-identical
@@ -121,6 +121,22 @@ def test_resume_refuses_a_checkpoint_of_another_space(faces, tmp_path, reference
                    timeout=120)
     assert run.returncode == 1
     assert f"{ckpt}: checkpoint has space_kwargs" in run.stderr and "'img_size': 96" in run.stderr
+
+
+def test_a_checkpoint_saved_on_cuda_1_resumes_on_the_cpu(faces, tmp_path, reference,
+                                                          monkeypatch):
+    """Weights, optimiser states and RNG states of a GPU run, opened where there is no GPU
+    (docs/GPU.md): mapped on load, and the search goes on from them."""
+    path = tmp_path / "gpu1.pth"
+    ckpt = load_checkpoint(reference[2])
+    with monkeypatch.context() as m:  # every storage tagged as saved from GPU 1
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:1")
+        torch.save(ckpt, path)
+    with pytest.raises(RuntimeError, match="CUDA"):
+        torch.load(path, weights_only=False)  # what an unmapped load meets here
+    result = run_search(_small_search(faces, tmp_path, epochs=4, limit_train=10, resume=str(path)))
+    resumed = load_checkpoint(result.out_dir / "checkpoint_last.pth", kind="supernet")
+    assert resumed["epoch"] == 4 and resumed["theta_steps"] > ckpt["theta_steps"]
 
 
 def test_lut_of_another_space_is_refused(faces, tmp_path):

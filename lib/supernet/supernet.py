@@ -67,18 +67,23 @@ class Supernet(nn.Module):
         """Draw one Gumbel-softmax sample per slot and install it in the network. ``dense``
         (θ steps in hard mode): every candidate runs so that θ's task gradient compares them
         (see MixedOp); the forward value is still the sampled path's."""
-        weights, indices = {}, {}
-        for label, logits in self.arch.items():
-            # drawn on the CPU, then moved: a CPU generator gives the same stream whatever the
-            # device, so ranks seeded alike (the Searcher's gumbel_gen) sample the same architecture
-            u = torch.rand(logits.shape, generator=generator).to(logits.device)
-            exponential = -torch.log(u.clamp_min(1e-20))  # Exp(1) noise, > 0
-            gumbels = -torch.log(exponential.clamp_min(1e-20))
-            soft = F.softmax((logits + gumbels) / tau, dim=-1)
-            # argmax of softmax((θ + g) / τ) = argmax of θ + g at any τ: a draw from softmax(θ)
-            indices[label] = int(soft.argmax())
+        labels, logits = list(self.arch.keys()), list(self.arch.values())
+        sizes = [len(t) for t in logits]
+        # drawn on the CPU, then moved in one copy: a CPU generator gives the same stream
+        # whatever the device, so ranks seeded alike (the Searcher's gumbel_gen) sample the
+        # same architecture (one draw for all slots is the slots' draws in turn)
+        u = torch.rand(sum(sizes), generator=generator).to(logits[0].device)
+        exponential = -torch.log(u.clamp_min(1e-20))  # Exp(1) noise, > 0
+        gumbels = (-torch.log(exponential.clamp_min(1e-20))).split(sizes)
+        softs = [F.softmax((t + g) / tau, dim=-1) for t, g in zip(logits, gumbels)]
+        # argmax of softmax((θ + g) / τ) = argmax of θ + g at any τ: a draw from softmax(θ).
+        # Read back in one transfer for every slot, not one host sync each
+        top = torch.stack([soft.argmax() for soft in softs])
+        indices = dict(zip(labels, top.tolist()))
+        weights = {}
+        for label, soft, index in zip(labels, softs, top):
             if self.gumbel == "hard":
-                hard = F.one_hot(torch.tensor(indices[label]), soft.numel()).to(soft)
+                hard = torch.zeros_like(soft).scatter_(0, index.reshape(1), 1.0)
                 # straight-through (Jang et al. 2017): the one-hot in value, the softmax's gradient
                 weights[label] = hard - soft.detach() + soft
             else:
@@ -91,9 +96,8 @@ class Supernet(nn.Module):
         weights, indices = {}, {}
         for label, candidates in self.candidates.items():
             indices[label] = candidates.index(choices[label])
-            logits = self.arch[label]
-            weights[label] = F.one_hot(torch.tensor(indices[label]),
-                                       logits.numel()).to(logits.detach())
+            weights[label] = torch.zeros_like(self.arch[label].detach())
+            weights[label][indices[label]] = 1.0  # filled on θ's device, no host tensor
         self._install(weights, indices, one_hot=True)
 
     def _install(self, weights: dict, indices: dict, one_hot: bool, dense: bool = False) -> None:

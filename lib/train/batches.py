@@ -39,13 +39,20 @@ class _Keyed(Dataset):
         return fetch(self.dataset, index, draw)
 
 
-def _loader(dataset, batches, workers: int = 0) -> DataLoader:
+def _loader(dataset, batches, workers: int = 0, pin: bool = False) -> DataLoader:
     # a private generator: creating the iterator must not draw from the global RNG, whose
     # state the checkpoint restores. Workers persist across passes: starting them for every
-    # pass cost 0.17 s here, more than a small pass's batches (and doubled the test suite)
+    # pass cost 0.17 s here, more than a small pass's batches (and doubled the test suite).
+    # ``pin``: batches in page-locked memory, so their copies to a GPU run asynchronously
     return DataLoader(_Keyed(dataset), batch_sampler=batches, num_workers=workers,
                       persistent_workers=workers > 0, generator=torch.Generator(),
-                      worker_init_fn=_ignore_stop_signals if workers else None)
+                      worker_init_fn=_ignore_stop_signals if workers else None, pin_memory=pin)
+
+
+def to_device(batch, device: torch.device) -> list:
+    """A batch's tensors on ``device``. Non-blocking: from pinned memory the copy overlaps the
+    host's work, and the step's kernels queue behind it on the same stream."""
+    return [t.to(device, non_blocking=True) for t in batch]
 
 
 def _ignore_stop_signals(_worker_id: int) -> None:
@@ -80,7 +87,7 @@ class Batches:
         # a shard smaller than a batch keeps its partial batch: dropping it would leave none
         self.drop_last = drop_last and len(self.sampler) > batch_size
         self.pass_batches = _PassBatches()
-        self.loader = _loader(dataset, self.pass_batches, workers)
+        self.loader = _loader(dataset, self.pass_batches, workers, dist.device.type == "cuda")
 
     def __len__(self) -> int:
         n = len(self.sampler)
@@ -109,7 +116,8 @@ def shard_loader(dataset, batch_size: int, dist: Dist) -> DataLoader:
     whose summed counts equal one pass over the whole split."""
     shard = Subset(dataset, range(dist.rank, len(dataset), dist.world))
     return _loader(shard, [[(0, i) for i in batch]
-                           for batch in BatchSampler(range(len(shard)), batch_size, False)])
+                           for batch in BatchSampler(range(len(shard)), batch_size, False)],
+                   pin=dist.device.type == "cuda")
 
 
 def split_theta(train, fraction: float, seed: int):

@@ -14,6 +14,7 @@ import signal
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -23,6 +24,10 @@ from .device import resolve_device
 from .sync_bn import convert_batchnorm
 
 log = logging.getLogger(__name__)
+# how long a collective waits for its peers: the others wait in main_first while rank 0 alone
+# generates or decodes the data, longer than NCCL's default 10 minutes on a large set (gloo's
+# default is 30); the same explicit bound on both backends
+TIMEOUT = timedelta(minutes=60)
 
 
 class WorkerFailed(RuntimeError):
@@ -84,18 +89,24 @@ class Dist:
         return float(self.sum(value.detach().double().reshape(1).clone())) / self.world
 
     def any(self, flag: bool) -> bool:
+        if self.world == 1:  # no device round trip per batch
+            return bool(flag)
         return bool(self.sum(torch.tensor([float(flag)], device=self.device)) > 0)
 
     def mean_grads(self, params) -> None:
         """Average the gradients of parameters DDP does not own (the architecture logits)."""
         if self.world == 1:
             return
-        for p in params:
-            # θ is outside DDP (its own optimizer): averaged here,
-            # every rank takes the same θ step and θ stays identical
-            if p.grad is not None:
-                dist.all_reduce(p.grad)
-                p.grad /= self.world
+        # θ is outside DDP (its own optimizer): averaged here, every rank takes the same θ
+        # step and θ stays identical. One all-reduce of them all, not one per slot
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.flatten() for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world
+        for g, mean in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(mean.view_as(g))
 
     def gather(self, obj) -> list:
         """Every rank's ``obj`` (picklable), in rank order."""
@@ -158,8 +169,9 @@ def _worker_device(dev_id: str, local_rank: int, local_world: int) -> torch.devi
     text = str(dev_id).strip().lower()
     if text == "cpu":
         return torch.device("cpu")
-    if text == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if text == "auto":  # one GPU per local rank, checked like an explicit id
+        return resolve_device(str(local_rank)) if torch.cuda.is_available() \
+            else torch.device("cpu")
     devices = parse_dev_id(dev_id)
     if len(devices) != local_world:
         raise ValueError(f"--dev_id {dev_id} lists {len(devices)} devices for "
@@ -167,24 +179,40 @@ def _worker_device(dev_id: str, local_rank: int, local_world: int) -> torch.devi
     return resolve_device(devices[local_rank].split(":")[1])
 
 
+def _use(device: torch.device, deterministic: bool) -> None:
+    """Make ``device`` the current CUDA device (else allocations, NCCL and the pinned-memory
+    thread go to GPU 0) and let cuDNN pick its fastest kernels: every candidate of a slot sees
+    one fixed shape, so its autotuning runs once per shape."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = not deterministic
+
+
+def share_cores(local_world: int) -> None:
+    """Split this node's cores between its workers, whatever their device: GPU workers run
+    their loader and host-side work on these threads too. torchrun's command sets
+    OMP_NUM_THREADS itself (then it stays); the elastic-launch API sets none."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+
+
 def setup(dev_id: str, deterministic: bool = False) -> Dist:
     """Join the process group when this is a worker, else the single-process context."""
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before CUDA starts
         torch.use_deterministic_algorithms(True, warn_only=True)  # e.g. bilinear backward
-        torch.backends.cudnn.benchmark = False
     if not in_torchrun():
-        return Dist(device=resolve_device(dev_id))
+        device = resolve_device(dev_id)
+        _use(device, deterministic)
+        return Dist(device=device)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ["LOCAL_RANK"])
-    device = _worker_device(dev_id, local, int(os.environ.get("LOCAL_WORLD_SIZE", world)))
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    elif "OMP_NUM_THREADS" not in os.environ:  # the node's cores shared, not oversubscribed
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get(
-            "LOCAL_WORLD_SIZE", world))))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    device = _worker_device(dev_id, local, local_world)
+    _use(device, deterministic)  # before the process group: NCCL binds the current device
+    share_cores(local_world)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=TIMEOUT,
                                 device_id=device if device.type == "cuda" else None)
     return Dist(rank, world, device)
 

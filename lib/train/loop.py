@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .batches import to_device
 from .checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
 from ..config import to_dict
 from .device import seed_everything
@@ -239,7 +240,7 @@ class Trainer:
                 raise Interrupted(signum, f"stopped by {signal.Signals(signum).name} at epoch "
                                   f"{self.epoch + 1}, batch {self.batch}; saved "
                                   f"{self.out_dir / LAST} (resume with --auto_resume)")
-            batch = self.precision.inputs([t.to(self.device) for t in next(batches)])
+            batch = self.precision.inputs(to_device(next(batches), self.device))
             bar.set_postfix(self.train_batch(batch, writer))
             self.batch += 1
             self.step += 1

@@ -37,7 +37,7 @@ def failure_rate(errors: torch.Tensor, threshold: float = 0.10) -> float:
 def ced_auc(errors: torch.Tensor, limit: float = 0.10, steps: int = 1000) -> float:
     """Area under the cumulative error distribution up to ``limit``, normalised to [0, 1]."""
     # 1000 trapezoids: the staircase curve's area is exact to about 1/1000 of the limit
-    thresholds = torch.linspace(0, limit, steps + 1)
+    thresholds = torch.linspace(0, limit, steps + 1, device=errors.device)
     curve = (errors[None, :] <= thresholds[:, None]).float().mean(dim=1)
     return float(torch.trapezoid(curve, thresholds) / limit)
 

@@ -22,7 +22,7 @@ from ..config import SearchConfig
 from ..latency import TARGET_BAND, TARGET_LOW, CostLoss, kendall_tau, resolve_lut, same_table
 from ..spaces import full_kwargs, save_arch
 from ..supernet import Supernet, temperature
-from .batches import Batches, shard_loader, split_theta
+from .batches import Batches, shard_loader, split_theta, to_device
 from .checkpoint import load_checkpoint
 from .distributed import Dist, distributed
 from .loop import Trainer
@@ -155,8 +155,8 @@ class Searcher(Trainer):
         # one pass over the θ part per epoch, spread evenly over the weight steps
         n_theta, n_weights, b = len(self.theta), len(self.batches), self.batch
         for _ in range((b + 1) * n_theta // n_weights - b * n_theta // n_weights):
-            theta_batch = self.precision.inputs([t.to(self.device)
-                                                 for t in next(self.theta_batches)])
+            theta_batch = self.precision.inputs(to_device(next(self.theta_batches),
+                                                          self.device))
             self.theta_steps += 1
             parts = self.theta_step(theta_batch, tau)
             for name, value in (parts or {}).items():
@@ -208,8 +208,9 @@ class Searcher(Trainer):
         for label, p in self.model.arch.items():
             p.grad = task_grads[label] + cost_grads[label]
             sums = self.grad_norms.setdefault(label, [0.0, 0.0, 0])
-            sums[0] += float(task_grads[label].norm())
-            sums[1] += float(cost_grads[label].norm())
+            # summed on θ's device, read at the epoch's end: no host sync per slot and step
+            sums[0] += task_grads[label].detach().norm()
+            sums[1] += cost_grads[label].detach().norm()
             sums[2] += 1
         self.dist.mean_grads(self.model.arch_parameters())
         self.t_opt.step()
@@ -284,7 +285,7 @@ class Searcher(Trainer):
         for label, latency in self.lut.op_costs().items():
             tau = kendall_tau(self.model.arch[label].detach().tolist(), [-c for c in latency])
             task, cost_norm, steps = self.grad_norms.pop(label, (0.0, 0.0, 1))
-            task, cost_norm = task / steps, cost_norm / steps
+            task, cost_norm = float(task) / steps, float(cost_norm) / steps
             writer.add_scalar(f"theta_vs_latency/{label}", tau, epoch)
             writer.add_scalars(f"theta_grad/{label}", {"task": task, "cost": cost_norm}, epoch)
             lines.append(f"  {label:<20} {tau:+.2f}  {task:.2e}  {cost_norm:.2e}")

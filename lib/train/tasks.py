@@ -68,8 +68,8 @@ class Task:
         tensor over the ranks when each holds a shard of the split."""
         was_training = model.training
         model.eval()
-        report = self.score(lambda images: model(images.to(device)), loader, detailed=detailed,
-                            reduce=reduce)
+        report = self.score(lambda images: model(images.to(device, non_blocking=True)), loader,
+                            detailed=detailed, reduce=reduce)
         model.train(was_training)
         return report
 
@@ -210,7 +210,7 @@ def recalibrate_bn(model, loader, device, batches: int = 8) -> None:
     for i, (images, *_) in enumerate(loader):
         if i >= batches:
             break
-        model(images.to(device))
+        model(images.to(device, non_blocking=True))
     for m, momentum in zip(norms, saved):
         m.momentum = momentum
     model.train(was_training)

@@ -33,6 +33,17 @@ def write_result(name: str, result: dict, folder=None) -> Path:
     return path
 
 
+# what a training's result does not depend on: where it runs, what it is called, how it
+# resumes (search_vs_random's --reuse and the ground-truth tables share the definition)
+NOT_RECIPE = {"snapshot", "name", "arch", "supernet", "resume", "auto_resume", "progress",
+              "dev_id", "nproc", "save_every", "workers", "from_scratch", "space_kwargs"}
+
+
+def recipe_of(config: dict) -> dict:
+    """The settings of a retraining config that decide its result."""
+    return {k: v for k, v in sorted(config.items()) if k not in NOT_RECIPE}
+
+
 def add_timing_args(parser) -> None:
     """The drift-proof timing's flags, as the benches that time trained models share them."""
     from lib.latency import Timing

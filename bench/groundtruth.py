@@ -33,7 +33,7 @@ from pathlib import Path
 import _common
 import torch
 
-from groundtruth_table import Table, TableError, recipe_id, recipe_of
+from groundtruth_table import Table, TableError, recipe_id
 from lib.config import RetrainConfig, parse_config, to_dict
 from lib.latency import find_lut, random_choices, resolve_lut
 from lib.latency.slots import fingerprint
@@ -197,7 +197,7 @@ class Instance:
         """The table at ``path``, made (with the plan's ``ids``, each with ``seeds`` seeds
         or the plan's) when missing; refused when it was trained with another recipe or for
         another space instance."""
-        recipe = recipe_of(to_dict(cfg))
+        recipe = _common.recipe_of(to_dict(cfg))
         if path.is_file():
             table = Table.load(path)
             table.check_recipe(recipe, self.fingerprint)

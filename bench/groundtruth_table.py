@@ -18,19 +18,9 @@ from pathlib import Path
 
 from lib.atomic import atomic_write_text
 
-# what a training's result does not depend on: where it runs, what it is called, how it
-# resumes (search_vs_random's --reuse and this table share the definition)
-NOT_RECIPE = {"snapshot", "name", "arch", "supernet", "resume", "auto_resume", "progress",
-              "dev_id", "nproc", "save_every", "workers", "from_scratch", "space_kwargs"}
-
 
 class TableError(ValueError):
     pass
-
-
-def recipe_of(config: dict) -> dict:
-    """The settings of a retraining config that decide its result."""
-    return {k: v for k, v in sorted(config.items()) if k not in NOT_RECIPE}
 
 
 def recipe_id(recipe: dict) -> str:

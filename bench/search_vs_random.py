@@ -156,9 +156,6 @@ def budget_of(lut, arch: dict, space: str, kwargs: dict) -> float:
     return time_ort(DeployView(build_subnet(arch).eval()), [1, 3, size, size])
 
 
-# what a training's result does not depend on: where it runs and what it is called
-_NOT_RECIPE = {"snapshot", "name", "arch", "supernet", "resume", "auto_resume", "progress",
-               "dev_id", "save_every", "workers"}
 # options newer than some reusable runs, with the value those runs trained with
 _NEWER = {"amp": "off", "channels_last": False}
 
@@ -167,8 +164,7 @@ def _training_key(arch: dict, config: dict) -> str:
     return json.dumps({"space": arch["space"],
                        "kwargs": full_kwargs(arch["space"], arch["space_kwargs"]),
                        "choices": arch["choices"],
-                       "recipe": {k: v for k, v in {**_NEWER, **config}.items()
-                                  if k not in _NOT_RECIPE}},
+                       "recipe": _common.recipe_of({**_NEWER, **config})},
                       sort_keys=True)
 
 

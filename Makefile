@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo compare datatang mbv2 hourglass spaces_real vs_random vs_random_datatang \
 	vs_random_hourglass vs_archai vs_archai_hourglass input_pipeline groundtruth groundtruth_curves \
-	groundtruth_report test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
+	groundtruth_report gpu_check test lut lut_mnn lut_mbv2 lut_hourglass bench fidelity clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -164,6 +164,10 @@ vs_archai_hourglass: $(ARCHAI)/.installed
 # 0, 1, 2 loader workers, on 20,000 generated faces (bench/input_pipeline.py).
 input_pipeline: $(STAMP)
 	$(BIN)/python bench/input_pipeline.py
+
+# The CUDA paths on a GPU machine, about 8 minutes (docs/GPU.md); without CUDA: a message, exit 0.
+gpu_check: $(STAMP)
+	$(BIN)/python bench/gpu_check.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

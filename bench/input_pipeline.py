@@ -26,7 +26,7 @@ import torch
 from lib.config import SearchConfig
 from lib.data import LandmarkListDataset, dataset_layout, ensure_synthetic
 from lib.data.augment import Augmented, LandmarkAugment
-from lib.train.batches import Batches
+from lib.train.batches import Batches, to_device
 from lib.train.distributed import distributed
 from lib.train.loop import _Silent
 from lib.train.search import Searcher
@@ -53,6 +53,22 @@ def rate(batches, count: int, work=lambda batch: None) -> float:
     return images / (time.perf_counter() - start)
 
 
+def search_step(searcher: Searcher):
+    """(a held batch, the search's own step on a batch): θ active from the first batch, its θ
+    batches the held one, so that no loader runs inside the timed region."""
+    searcher.theta_start = 0
+    held = searcher.precision.inputs(to_device(next(iter(searcher.batches.epoch(0))),
+                                               searcher.device))
+    searcher.theta_batches = itertools.repeat(held)
+    # the weight part is 80 % of the training set: 1 θ step per 4 weight steps
+    searcher.theta, searcher.batches = [None] * 1, [None] * 4
+
+    def step(batch):
+        searcher.batch = (searcher.batch + 1) % 4
+        searcher.train_batch(batch, _Silent())
+    return held, step
+
+
 def main():
     args = parse_args()
     root = ensure_synthetic(_common.ROOT / "data" / f"synthetic_{args.faces}", 112,
@@ -63,19 +79,7 @@ def main():
     result = {"faces": args.faces, "batch": args.batch, "machine": _common.machine(),
               "pipeline": {}, "step": None, "step_with_loader": {}}
     with distributed(cfg) as dist:
-        # the search's own step on a fixed batch: θ active from the first batch, its θ batches
-        # the same held batch, so that no loader runs inside the timed region
-        searcher = Searcher(cfg, dist)
-        searcher.theta_start = 0
-        held = next(iter(searcher.batches.epoch(0)))
-        searcher.theta_batches = itertools.repeat(held)
-        # the weight part is 80 % of the training set: 1 θ step per 4 weight steps
-        searcher.theta, searcher.batches = [None] * 1, [None] * 4
-
-        def step(batch):
-            searcher.batch = (searcher.batch + 1) % 4
-            searcher.train_batch(batch, _Silent())
-
+        held, step = search_step(Searcher(cfg, dist))
         result["step"] = rate(itertools.repeat(held), args.steps, step)
         print(f"search step alone: {result['step']:.0f} images/s")
         for mode in ("preloaded", "streamed"):

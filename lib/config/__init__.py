@@ -7,8 +7,9 @@ from .retrain import RetrainConfig
 from .run import RunOptions, parse_dev_id
 from .search import SearchConfig
 from .space import SpaceOptions
-from .tools import EvaluateConfig, ExportConfig, PrepareConfig, ReportConfig, SampleConfig
+from .tools import (EvaluateConfig, ExportConfig, PredictConfig, PrepareConfig, ReportConfig,
+                    SampleConfig)
 
-__all__ = ["BuildLUTConfig", "EvaluateConfig", "ExportConfig", "PrepareConfig", "QUICK_VALUES",
-           "ReportConfig", "RetrainConfig", "RunOptions", "SampleConfig", "SearchConfig",
+__all__ = ["BuildLUTConfig", "EvaluateConfig", "ExportConfig", "PredictConfig", "PrepareConfig",
+           "QUICK_VALUES", "ReportConfig", "RetrainConfig", "RunOptions", "SampleConfig", "SearchConfig",
            "SpaceOptions", "option", "parse_config", "parse_dev_id", "save_config", "to_dict"]

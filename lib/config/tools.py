@@ -11,12 +11,25 @@ from ..data.formats import FORMATS
 from .core import chain_validate, option
 
 CROPS = ("landmarks", "bbox")
+TASKS = ("landmark", "segmentation")
 
 
 def fractions(value) -> tuple[float, ...]:
     """``0.8,0.1,0.1`` (a flag) or ``[0.8, 0.1, 0.1]`` (YAML); prepare checks the sum."""
     parts = value.split(",") if isinstance(value, str) else value
     return tuple(float(part) for part in parts)
+
+
+def parse_box(text) -> tuple[float, float, float, float]:
+    """``x,y,w,h`` (image pixels: top-left corner and size) from a flag or a YAML list."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    try:
+        x, y, w, h = (float(part) for part in parts)
+    except ValueError:
+        raise ValueError(f"--box must be x,y,w,h (four numbers), got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"--box width and height must be positive, got {text!r}")
+    return x, y, w, h
 
 
 def _require(config, *names: str) -> None:
@@ -60,6 +73,38 @@ class EvaluateConfig(ModelOptions):
     data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
     split: str = option("test", "split to score", choices=("test", "val"))
     out: str = option("output/evaluate.json", "report JSON")
+
+
+@dataclass
+class PredictConfig(ModelOptions):
+    """``--ckpt`` also takes an exported .onnx or .mnn file."""
+    input: list[str] = option([], "images, folders of images, or videos")
+    out: str = option("output/predict", "folder of the pictures and JSON files")
+    box: tuple | None = option(None, "face box x,y,w,h in image pixels (the same for every "
+                                     "image); default: the face detector", type=parse_box)
+    whole: bool = option(False, "each image is already a face crop: predict on all of it")
+    task: str | None = option(None, "refuse a model of another task", choices=TASKS)
+    dataset: str | None = option(None, "what the model was trained on (crop margin, layout, "
+                                       "class names); default: the checkpoint's, else "
+                                       "synthetic", choices=DATASETS)
+    data_root: str | None = option(None, "that dataset's folder (its meta.json margin)")
+    margin: float | None = option(None, "crop side / landmark box (default: the training "
+                                        "data's)")
+    layout: str | None = option(None, "landmark layout for the pose (default: the dataset's)")
+    refine: int = option(0, "passes that re-crop around the predicted points (for models "
+                            "accurate on these faces: one that is off drifts)")
+    every: int = option(1, "in a video, predict every Nth frame")
+    numbers: bool = option(False, "draw each landmark's index")
+    sheet: str | None = option(None, "also write all pictures as one contact sheet here")
+
+    def validate(self) -> None:
+        _require(self, "input")
+        _positive(self, "every")
+        if self.box and self.whole:
+            raise ValueError("--box and --whole exclude each other")
+        if self.refine < 0 or (self.margin is not None and self.margin <= 0):
+            raise ValueError("--refine must be >= 0 and --margin positive")
+        chain_validate(super())
 
 
 @dataclass

@@ -18,6 +18,9 @@ MOUTH, TOP_LIP, BOTTOM_LIP, NECK, HAIR, CLOTHING, GLASSES = 9, 10, 11, 12, 13, 1
 SUPERSAMPLE = 2
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon drawing
 _HEAD = head_points()
+# how much of the crop the landmark box's long side covers; predict's default crop margin
+# for models trained on these faces is the inverse of its middle
+LANDMARK_FILL = (0.62, 0.84)
 
 
 class _Canvas:
@@ -90,9 +93,9 @@ def render_face(rng: np.random.Generator, size: int = 112):
 
     lm3 = landmarks_3d(shape)
     lm, _ = project(lm3)
-    # place: the landmark box's long side covers 62-84% of the crop, centre jittered
+    # place: the landmark box's long side covers LANDMARK_FILL of the crop, centre jittered
     lo, hi = lm.min(0), lm.max(0)
-    scale = rng.uniform(0.62, 0.84) * big / (hi - lo).max()
+    scale = rng.uniform(*LANDMARK_FILL) * big / (hi - lo).max()
     offset = big / 2 + rng.uniform(-0.06, 0.06, 2) * big - scale * (lo + hi) / 2
 
     def to_px(points):

@@ -10,30 +10,24 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..data import DataError
-from ..export.onnx_export import OUTPUT_NAMES
+from ..export.graph_info import graph_task
 from ..latency import count_macs, time_ort
 from ..latency.measure import ort_sessions
 from ..latency.relative import median_ms
 from ..latency.runtimes import ort_session
 from ..spaces import DeployView, deployed_params
 from .models import subnet_from_checkpoint
-from .tasks import LandmarkTask, SegmentationTask, make_task
+from .tasks import TASKS, make_task
 
 
 def _onnx_runner(path: Path, threads: int, runs: int, dataset, data_root):
-    """(predict, task, info) for an exported graph. The task is the one the export named its
-    output after (``OUTPUT_NAMES``); a graph exported elsewhere is read by its output's
-    shape: ``[1, 2N]`` landmarks, ``[1, K, S, S]`` class scores."""
+    """(predict, task, info) for an exported graph, its task read by ``graph_task``."""
     graph = onnx.load(str(path))
     dims = lambda value: [d.dim_value for d in value.type.tensor_type.shape.dim]  # noqa: E731
-    in_shape, out_shape = dims(graph.graph.input[0]), dims(graph.graph.output[0])
-    named = {name: task for task, name in OUTPUT_NAMES.items()}.get(graph.graph.output[0].name)
-    if named == "landmark" or (named is None and len(out_shape) == 2):
-        task = LandmarkTask({"num_points": out_shape[1] // 2, "img_size": in_shape[2]},
-                            dataset, data_root)
-    else:
-        task = SegmentationTask({"num_classes": out_shape[1], "img_size": in_shape[2]},
-                                dataset, data_root)
+    in_shape = dims(graph.graph.input[0])
+    name, kwargs = graph_task(path, in_shape, graph.graph.output[0].name,
+                              dims(graph.graph.output[0]))
+    task = TASKS[name](kwargs, dataset, data_root)
     session = ort_session(path.read_bytes(), threads)
     info = {"params": sum(int(np.prod(t.dims)) for t in graph.graph.initializer), "macs": None,
             "ort_ms": median_ms(ort_sessions(path.read_bytes(), in_shape, threads)(), 20, runs)

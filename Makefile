@@ -18,7 +18,8 @@ SUPERNET := ckpt_save/supernet/checkpoint_last.pth
 RUN      := $(BIN)/python tools
 
 # The whole pipeline on the embedded synthetic faces: search -> sample -> retrain ->
-# export (ONNX + MNN, parity-checked) -> evaluate -> summary table.
+# export (ONNX + MNN, parity-checked) -> evaluate -> summary table -> a picture of the
+# exported model's landmarks on eight test faces (its path printed last).
 demo: $(STAMP)
 	$(RUN)/train.py --config configs/demo.yaml
 	$(RUN)/sample.py --supernet $(SUPERNET) --num 8
@@ -27,6 +28,8 @@ demo: $(STAMP)
 	$(RUN)/evaluate.py --ckpt ckpt_save/subnet/checkpoint_best.pth --out output/evaluate_subnet.json
 	$(RUN)/report.py --eval output/evaluate_subnet.json --export output/export.json \
 		--pareto output/pareto.csv
+	$(RUN)/predict.py --ckpt output/subnet.onnx --whole --out output/predict \
+		--input data/synthetic/test_data/imgs/00000[0-7].png --sheet output/predict_demo.png
 
 # After `make demo`: the same architecture from scratch and both hand-designed baselines,
 # each at the demo's retraining budget, evaluated on the test split.

@@ -220,3 +220,18 @@ def test_detector_finds_the_face_on_real_photos(landmark_model, tmp_path):
         cx, cy, side, _ = faces[0]["crop"]
         assert (truth.min(0) > [cx - 0.1 * side, cy - 0.1 * side]).all()
         assert (truth.max(0) < [cx + 1.1 * side, cy + 1.1 * side]).all()
+
+
+def test_evaluate_show_writes_the_contact_sheet(landmark_model, tmp_path):
+    from lib.data.synthetic import ensure_synthetic
+
+    root = ensure_synthetic(tmp_path / "synthetic", 112, {"train": 2, "val": 2, "test": 6})
+    result = run_tool("evaluate.py", "--ckpt", landmark_model["onnx"], "--data_root", root,
+                      "--show", 2, "--sheet", tmp_path / "sheet.png", "--out",
+                      tmp_path / "evaluate.json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))
+    # two rows (the 2 worst, the 2 best) of two captioned 224 px tiles, under a title
+    assert sheet.shape[1] > 2 * 224 and 2 * 224 < sheet.shape[0] < 3 * 224
+    assert json.loads((tmp_path / "evaluate.json").read_text())["sheet"] == \
+        str(tmp_path / "sheet.png")

@@ -73,6 +73,13 @@ class EvaluateConfig(ModelOptions):
     data_root: str | None = option(None, "dataset folder (default: data/<dataset>)")
     split: str = option("test", "split to score", choices=("test", "val"))
     out: str = option("output/evaluate.json", "report JSON")
+    show: int = option(0, "also draw the K worst and K best faces (prediction and truth)")
+    sheet: str = option("output/evaluate_show.png", "where --show writes its contact sheet")
+
+    def validate(self) -> None:
+        if self.show < 0:
+            raise ValueError("--show must be >= 0")
+        chain_validate(super())
 
 
 @dataclass

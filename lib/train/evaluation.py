@@ -17,6 +17,7 @@ from ..latency.relative import median_ms
 from ..latency.runtimes import ort_session
 from ..spaces import DeployView, deployed_params
 from .models import subnet_from_checkpoint
+from .show import show_sheet
 from .tasks import TASKS, make_task
 
 
@@ -42,9 +43,10 @@ def _onnx_runner(path: Path, threads: int, runs: int, dataset, data_root):
 
 
 def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 1,
-             runs: int = 200) -> dict:
+             runs: int = 200, show: int = 0, sheet=None) -> dict:
     """The task's report on ``split``, with size and the median of ``runs`` timed
-    onnxruntime calls (``runs`` 0: not timed, ``ort_ms`` None)."""
+    onnxruntime calls (``runs`` 0: not timed, ``ort_ms`` None). ``show`` K > 0: also the
+    contact sheet of the K worst and K best faces, written to ``sheet``."""
     path = Path(path)
     if path.suffix == ".onnx":
         predict, task, info = _onnx_runner(path, threads, runs, dataset, data_root)
@@ -68,4 +70,7 @@ def evaluate(path, dataset: str, data_root, split: str = "test", threads: int = 
         raise DataError(f"{data_root}: no {split} split")
     report = task.score(predict, DataLoader(data, 32), detailed=True)
     report.update({"model": str(path), "split": split, "threads": threads, **info})
+    if show:
+        report["sheet"] = show_sheet(predict, data, task, show, sheet,
+                                     f"{path.name} on {dataset} {split}")
     return report

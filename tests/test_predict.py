@@ -235,3 +235,32 @@ def test_evaluate_show_writes_the_contact_sheet(landmark_model, tmp_path):
     assert sheet.shape[1] > 2 * 224 and 2 * 224 < sheet.shape[0] < 3 * 224
     assert json.loads((tmp_path / "evaluate.json").read_text())["sheet"] == \
         str(tmp_path / "sheet.png")
+
+
+@pytest.mark.parametrize("space, extra", [LANDMARK, SEGMENTATION])
+def test_tensorboard_gets_the_fixed_validation_faces(space, extra, tmp_path):
+    """What search and retrain call at each epoch's end: one image of the first faces."""
+    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.tensorboard import SummaryWriter
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from lib.train.show import log_faces
+    from lib.train.tasks import make_task
+
+    kwargs = {**get_space(space).tiny_kwargs, **extra}
+    model = build_subnet(make_arch(space, kwargs, Supernet(space, kwargs).derive())).train()
+    size = kwargs["img_size"]
+    images = torch.rand(5, 3, size, size)
+    targets = torch.rand(5, 2 * kwargs["num_points"]) if "num_points" in kwargs else \
+        torch.randint(0, kwargs["num_classes"], (5, size, size))
+    task = make_task(space, kwargs, "synthetic", None)
+    writer = SummaryWriter(str(tmp_path))
+    for epoch in range(2):
+        log_faces(writer, model, DataLoader(TensorDataset(images, targets), 8), task, "cpu",
+                  epoch)
+    writer.close()
+    assert model.training  # restored after the eval-mode pass
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    pictures = events.Images("val/faces")
+    assert [p.step for p in pictures] == [0, 1] and pictures[0].width > 4 * size

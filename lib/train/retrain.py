@@ -16,6 +16,7 @@ from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import load_strict, supernet_from_checkpoint
 from .results import RetrainResult
+from .show import log_faces
 from .tasks import make_task
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class Retrainer(Trainer):
         metrics = self.evaluate()
         for name, value in metrics.items():
             writer.add_scalar(f"val/{name}", value, self.epoch)
+        log_faces(writer, self.model, self.val_loader, self.task, self.device,
+                  self.epoch)
         self.history.append({"epoch": self.epoch, "train_loss": self.loss_sum / len(self.batches),
                              "val": metrics})
         self.loss_sum = 0.0

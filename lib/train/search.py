@@ -28,6 +28,7 @@ from .distributed import Dist, distributed
 from .loop import Trainer
 from .models import load_strict
 from .results import SearchResult
+from .show import log_faces
 from .tasks import make_task, recalibrate_bn
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,8 @@ class Searcher(Trainer):
         for label, probs in self.model.probabilities().items():
             writer.add_scalars(f"probs/{label}", dict(zip(self.model.candidates[label],
                                                           probs.tolist())), epoch)
+        # the derived (or, warming up, the dearest) path on a few fixed validation faces
+        log_faces(writer, self.model, self.val_loader, self.task, self.device, epoch)
         note = f", temperature {tau:.3f}, {'derived' if searched else 'dearest'} predicted " \
             f"{predicted:.4f} {self.lut.unit}"
         if searched:

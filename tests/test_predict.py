@@ -44,7 +44,7 @@ def _model(tmp_path, space, extra, formats=("pth",)):
 
 
 def _face(tmp_path, name="face.png", seed=0):
-    image, landmarks, _, _ = render_face(np.random.default_rng(seed), 112)
+    image = render_face(np.random.default_rng(seed), 112)[0]
     cv2.imwrite(str(tmp_path / name), image)
     return tmp_path / name, image
 
@@ -179,10 +179,8 @@ def test_model_of_another_task_is_refused_by_name(landmark_model, tmp_path):
     assert result.returncode == 1
     assert "pfld_fbnet.onnx: a landmark model" in result.stderr
     graph = tmp_path / "classifier.onnx"  # neither landmarks nor a mask: [1, 3] scores
-    torch.onnx.export(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(3))
-                      if False else _Classifier(), torch.zeros(1, 3, 16, 16), str(graph),
-                      dynamo=False, opset_version=13, input_names=["input"],
-                      output_names=["logits"])
+    torch.onnx.export(_Classifier(), torch.zeros(1, 3, 16, 16), str(graph), dynamo=False,
+                      opset_version=13, input_names=["input"], output_names=["logits"])
     result = _predict("--ckpt", graph, "--input", path, "--whole", "--out", tmp_path / "out")
     assert result.returncode == 1 and "classifier.onnx: output 'logits'" in result.stderr
 
